@@ -1,0 +1,41 @@
+"""Entry point of the ``diff2in1`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Sub-command modules under diff2in1.cli; each defines register(subparsers). Heavy imports (torch,
+# diffusers) happen inside the commands, so `diff2in1 --help` stays fast.
+COMMAND_MODULES = ("data",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diff2in1",
+        description="Diff-2-in-1: dense perception and multi-modal data creation with one diffusion model.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"diff2in1.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        # Errors raised for bad input already name the file and the fix; a traceback adds nothing.
+        print(f"diff2in1 {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
