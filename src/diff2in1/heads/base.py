@@ -1,0 +1,76 @@
+"""What every task head shares: the upsampling decoder, mask handling and the head interface."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import conv_norm_act
+
+
+class UpsampleDecoder(nn.Module):
+    """Conv stack at feature resolution -> bilinear upsampling to the image size -> conv stack there.
+
+    The stack at full resolution is narrow (``mid_channels``) because it runs on H x W pixels.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None) -> None:
+        super().__init__()
+        mid = mid_channels if mid_channels is not None else max(in_channels // 4, 16)
+        self.before = nn.Sequential(conv_norm_act(in_channels, in_channels), nn.Conv2d(in_channels, mid, 1))
+        self.after = nn.Sequential(conv_norm_act(mid, mid), nn.Conv2d(mid, out_channels, 1))
+
+    def forward(self, fused: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+        """B x in_channels x h x w -> B x out_channels x H x W with (H, W) = ``out_size``."""
+        x = self.before(fused)
+        x = F.interpolate(x, size=tuple(out_size), mode="bilinear", align_corners=False)
+        return self.after(x)
+
+
+def check_mask(mask: torch.Tensor, like: torch.Tensor, where: str) -> torch.Tensor:
+    """Return ``mask`` as a BxHxW bool tensor on ``like``'s device, or raise if its shape does not match.
+
+    ``like`` is any BxCxHxW or BxHxW tensor whose batch and spatial size the mask must have.
+    """
+    expected = (like.shape[0], *like.shape[-2:])
+    if mask.ndim == 4 and mask.shape[1] == 1:
+        mask = mask[:, 0]
+    if tuple(mask.shape) != tuple(expected):
+        raise ValueError(f"{where}: mask must be BxHxW {tuple(expected)}, found {tuple(mask.shape)}")
+    return mask.to(device=like.device, dtype=torch.bool)
+
+
+def zero_loss(pred: torch.Tensor) -> torch.Tensor:
+    """A scalar 0 that is still connected to the graph, for batches with no valid pixel."""
+    return pred.sum() * 0.0
+
+
+class TaskHead(nn.Module):
+    """Interface of a task head. Subclasses set ``task`` and implement the methods below.
+
+    ``forward(fused, out_size)`` returns a dict of BxCxHxW (or BxHxW) tensors at the image size.
+    """
+
+    task: str = ""
+
+    def loss(self, pred: dict[str, torch.Tensor], target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Scalar loss, mean over pixels where ``mask`` (BxHxW bool) is True; 0 with grad if there are none."""
+        raise NotImplementedError
+
+    def default_mask(self, target: torch.Tensor) -> torch.Tensor:
+        """BxHxW bool validity of a ground truth by the data-set encoding (used when a batch has no mask)."""
+        raise NotImplementedError
+
+    def target_from_pred(self, pred: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The label a synthetic sample would use, in the ground-truth format, detached from the graph."""
+        raise NotImplementedError
+
+    def confidence(self, pred: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """BxHxW per-pixel confidence in [0, inf), higher = more confident; None if the head has none."""
+        return None
+
+    def to_picture(self, pred: dict[str, torch.Tensor]) -> np.ndarray:
+        """BxHxWx3 uint8 picture of the prediction."""
+        raise NotImplementedError

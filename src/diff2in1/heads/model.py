@@ -1,0 +1,154 @@
+"""The trained part of the perception model: one shared feature aggregator and one head per task."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..tasks import DEPTH, NORMAL, SEMSEG, check_tasks
+from .aggregator import FeatureAggregator
+from .base import TaskHead
+from .depth import DepthHead
+from .normal import NormalHead
+from .segmentation import SegmentationHead
+
+
+class PerceptionModel(nn.Module):
+    """Aggregator + task heads on top of frozen diffusion features (the only trained parameters).
+
+    Args:
+        feature_channels: channels of each backbone feature map, coarse to fine.
+        feature_strides: downsampling factor of each map relative to the image, same order.
+        tasks: task names from ``diff2in1.tasks`` ("normal", "depth", "semseg").
+        num_classes: number of segmentation classes; required with "semseg".
+        channels: channels of the fused feature map.
+        max_depth: largest depth the depth head can predict, metres.
+        loss_weights: optional weight per task in the total loss (default 1 for each).
+
+    A checkpoint is ``state_dict()`` (safetensors) plus ``config()`` (JSON); ``from_config`` rebuilds it.
+    """
+
+    def __init__(
+        self,
+        feature_channels: list[int],
+        feature_strides: list[int],
+        tasks: list[str],
+        num_classes: int | None = None,
+        channels: int = 128,
+        max_depth: float = 10.0,
+        loss_weights: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.tasks = check_tasks(tasks, where="PerceptionModel")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"PerceptionModel: tasks {self.tasks} contain a duplicate")
+        if SEMSEG in self.tasks and num_classes is None:
+            raise ValueError(
+                "PerceptionModel: task 'semseg' needs num_classes (the data set's number of classes)"
+            )
+        unknown = sorted(set(loss_weights or {}) - set(self.tasks))
+        if unknown:
+            raise ValueError(
+                f"PerceptionModel: loss_weights name tasks {unknown} that are not in tasks {self.tasks}"
+            )
+        self._config: dict[str, Any] = {
+            "feature_channels": [int(c) for c in feature_channels],
+            "feature_strides": [int(s) for s in feature_strides],
+            "tasks": list(self.tasks),
+            "num_classes": None if num_classes is None else int(num_classes),
+            "channels": int(channels),
+            "max_depth": float(max_depth),
+            "loss_weights": {t: float(w) for t, w in (loss_weights or {}).items()},
+        }
+        self.loss_weights = {t: float((loss_weights or {}).get(t, 1.0)) for t in self.tasks}
+        self.aggregator = FeatureAggregator(feature_channels, feature_strides, channels)
+        self.heads = nn.ModuleDict(
+            {t: self._make_head(t, channels, num_classes, max_depth) for t in self.tasks}
+        )
+
+    @staticmethod
+    def _make_head(task: str, channels: int, num_classes: int | None, max_depth: float) -> TaskHead:
+        if task == NORMAL:
+            return NormalHead(in_channels=channels)
+        if task == DEPTH:
+            return DepthHead(max_depth, in_channels=channels)
+        assert task == SEMSEG and num_classes is not None
+        return SegmentationHead(num_classes, in_channels=channels)
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments."""
+        return copy.deepcopy(self._config)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PerceptionModel:
+        """Build a model (untrained weights) from ``config()``'s output; load the state_dict afterwards."""
+        return cls(**config)
+
+    def forward(
+        self, features: list[torch.Tensor], out_size: tuple[int, int]
+    ) -> dict[str, dict[str, torch.Tensor]]:
+        """Predict every task from one pass of the shared aggregator.
+
+        Args:
+            features: backbone feature maps, BxC_ixh_ixw_i, coarse to fine as in ``feature_channels``.
+            out_size: (H, W) of the image, pixels.
+
+        Returns:
+            {task: head output}, e.g. {"normal": {"normal", "kappa"}, "depth": {"depth"},
+            "semseg": {"logits", "semseg"}}, all at H x W.
+        """
+        fused = self.aggregator(features)
+        return {task: head(fused, out_size) for task, head in self.heads.items()}
+
+    def loss(
+        self, preds: dict[str, dict[str, torch.Tensor]], batch: dict[str, Any]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted sum of the task losses.
+
+        Args:
+            preds: output of ``forward``.
+            batch: ground truth per task (``normal`` Bx3xHxW unit, ``depth`` Bx1xHxW metres, ``semseg``
+                BxHxW int64) and optionally ``mask``: {task: BxHxW bool}; a task without a mask uses the
+                encoding's validity (normal all-zero, depth 0, label 255 = invalid).
+
+        Returns:
+            (total loss, scalar tensor with grad; {task: unweighted loss, "total": total} as floats).
+        """
+        missing = [t for t in self.tasks if t not in batch]
+        if missing:
+            raise KeyError(
+                f"PerceptionModel.loss: batch has no ground truth for task(s) {missing}; keys: {sorted(batch)}"
+            )
+        masks = batch.get("mask") or {}
+        total: torch.Tensor | None = None
+        logs: dict[str, float] = {}
+        for task, head in self.heads.items():
+            target = batch[task]
+            mask = masks.get(task)
+            loss = head.loss(preds[task], target, head.default_mask(target) if mask is None else mask)
+            logs[task] = float(loss.detach())
+            weighted = self.loss_weights[task] * loss
+            total = weighted if total is None else total + weighted
+        assert total is not None
+        logs["total"] = float(total.detach())
+        return total, logs
+
+    def labels_from_preds(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Detached labels in the ground-truth format: normal Bx3xHxW unit, depth Bx1xHxW m, semseg BxHxW int64."""
+        return {task: head.target_from_pred(preds[task]) for task, head in self.heads.items()}
+
+    def confidences(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor | None]:
+        """{task: BxHxW confidence in [0, inf), higher = more confident, or None}: kappa, None, max softmax."""
+        return {task: head.confidence(preds[task]) for task, head in self.heads.items()}
+
+    def predictions_for_metrics(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """{"normal": Bx3xHxW, "depth": Bx1xHxW, "semseg": BxHxW} for the tasks of this model (detached)."""
+        return self.labels_from_preds(preds)
+
+    def pictures(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, np.ndarray]:
+        """{task: BxHxWx3 uint8 picture of the prediction}."""
+        return {task: head.to_picture(preds[task]) for task, head in self.heads.items()}
