@@ -26,7 +26,7 @@ lint: venv
 
 test: venv
 	$(BIN)/ruff check src tests bench
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

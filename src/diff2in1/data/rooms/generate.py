@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ...config import config_to_dict, option
 from ...tasks import TASKS
-from ..layout import list_ids, write_meta, write_sample
+from ..layout import list_ids, read_meta, sample_path, write_meta, write_sample
 from .captions import caption_scene
 from .render import intrinsics, render_scene
 from .scene import CLASSES, sample_scene
@@ -34,7 +34,11 @@ def sample_id(index: int) -> str:
 
 
 def split_of(index: int, config: RoomsConfig) -> str:
-    """The last test_fraction of the indices is the test split, so growing --num keeps earlier splits."""
+    """The last test_fraction of the indices is the test split.
+
+    Growing --num therefore moves the samples at the old end into train; `generate_rooms` moves their files,
+    so a grown folder equals one generated at the new --num from scratch.
+    """
     num_test = int(round(config.num * config.test_fraction))
     return "test" if index >= config.num - num_test else "train"
 
@@ -69,16 +73,59 @@ def rooms_meta(config: RoomsConfig) -> dict:
     }
 
 
+# Every file of a sample; one missing (an interrupted run) means the sample is rendered again.
+SAMPLE_MODALITIES = ("image", "depth", "normal", "semseg", "caption")
+# Generator options that change the pixels: a folder cannot mix samples rendered with different values.
+RENDER_OPTIONS = ("seed", "size", "fov")
+
+
+def _check_existing(root: Path, config: RoomsConfig) -> None:
+    """Refuse to add samples to a folder holding another data set or rooms rendered with other options."""
+    if not (root / "meta.json").is_file():
+        return
+    meta = read_meta(root)
+    if meta.get("name") != "rooms":
+        raise ValueError(f"{root / 'meta.json'}: the folder holds the data set '{meta.get('name')}', not rooms; "
+                         "choose another --out")
+    old = meta.get("generator", {})
+    for key in RENDER_OPTIONS:
+        if key in old and old[key] != getattr(config, key):
+            raise ValueError(f"{root / 'meta.json'}: the folder holds rooms rendered with {key}={old[key]}, "
+                             f"not {getattr(config, key)}; use --{key} {old[key]} to add to it, or another --out")
+
+
+def _complete_samples(root: Path) -> dict[str, str]:
+    """{sample id: split} of the samples whose files are all written."""
+    done = {}
+    for split in ("train", "test"):
+        if (root / split / "image").is_dir():
+            for name in list_ids(root, split):
+                if all(sample_path(root, split, m, name).is_file() for m in SAMPLE_MODALITIES):
+                    done[name] = split
+    return done
+
+
+def _move_sample(root: Path, sample: str, old: str, new: str) -> None:
+    for modality in SAMPLE_MODALITIES:
+        target = sample_path(root, new, modality, sample)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sample_path(root, old, modality, sample).replace(target)
+
+
 def generate_rooms(config: RoomsConfig, progress: bool = True) -> Path:
-    """Render ``config.num`` rooms into ``config.out``; already written images are skipped (resumable)."""
+    """Render ``config.num`` rooms into ``config.out``; complete samples already there are kept (resumable).
+
+    Kept samples are moved to the split `split_of` gives them under the new ``num`` and ``test_fraction``.
+    """
     if config.num < 1 or config.size < 8 or not 0 <= config.test_fraction < 1:
         raise ValueError(f"rooms: need num >= 1, size >= 8 and 0 <= test_fraction < 1, got {config}")
     root = Path(config.out)
+    _check_existing(root, config)
     write_meta(root, rooms_meta(config))
-    done = set()
-    for split in ("train", "test"):
-        if (root / split / "image").is_dir():
-            done |= set(list_ids(root, split))
+    done = _complete_samples(root)
+    for i in range(config.num):
+        if sample_id(i) in done and done[sample_id(i)] != split_of(i, config):
+            _move_sample(root, sample_id(i), done[sample_id(i)], split_of(i, config))
     todo = [(i, config) for i in range(config.num) if sample_id(i) not in done]
     bar = tqdm(total=len(todo), desc="rooms", unit="img", disable=not progress)
     if config.workers > 1:

@@ -1,0 +1,54 @@
+"""`diff2in1 evaluate`: metrics JSON of a checkpoint on a data-set split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+
+from ..config import add_dataclass_arguments, config_from_args, option
+
+
+@dataclass
+class EvaluateConfig:
+    checkpoint: str = option("runs/warmup/checkpoint", "perception checkpoint folder")
+    data: str = option("data/rooms", "data-set root")
+    dataset: str = option("rooms", "data-set reader name")
+    split: str = option("test", "split to evaluate")
+    which: list[str] = option(["model"], "heads to evaluate: model (θE) and/or creation (θC)")
+    out: str = option("", "metrics JSON to write (default: <checkpoint>/metrics-<split>.json)")
+    batch_size: int = option(16, "images per batch")
+
+
+def evaluate_checkpoint(config: EvaluateConfig) -> dict:
+    from pathlib import Path
+
+    from ..fileio import write_json
+    from ..training.evaluation import evaluate_model
+    from ..training.inference import open_checkpoint
+    from ..training.perception_checkpoint import load_perception
+    from ..training.setup import open_split
+
+    backbone, model, info = open_checkpoint(config.checkpoint)
+    models = {"model": model}
+    if "creation" in config.which:
+        models["creation"] = load_perception(config.checkpoint, which="creation")[0].to(backbone.device)
+    models = {k: v for k, v in models.items() if k in config.which}
+    dataset = open_split(config.dataset, config.data, config.split, info["tasks"], backbone.sample_size)
+    metrics = evaluate_model(backbone, models, dataset, config.batch_size)
+    out = Path(config.out or Path(config.checkpoint) / f"metrics-{config.split}.json")
+    write_json(out, {"checkpoint": config.checkpoint, "split": config.split, "metrics": metrics})
+    return {"path": str(out), "metrics": metrics}
+
+
+def _run(args: argparse.Namespace) -> int:
+    result = evaluate_checkpoint(config_from_args(EvaluateConfig, args))
+    print(json.dumps(result["metrics"], indent=2))
+    print(f"wrote {result['path']}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="metrics of a checkpoint on a data-set split (JSON)")
+    add_dataclass_arguments(parser, EvaluateConfig)
+    parser.set_defaults(func=_run)

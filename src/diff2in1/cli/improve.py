@@ -1,0 +1,22 @@
+"""`diff2in1 improve`: the self-improving stage (θE trained on real + synthetic, θC = EMA of θE labels)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import add_dataclass_arguments, config_from_args
+from ..training.improve import ImproveConfig
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..training.improve import train_improve
+
+    out = train_improve(config_from_args(ImproveConfig, args))
+    print(f"improve done: checkpoint {out / 'checkpoint'} (θE model + θC creation), metrics {out / 'metrics.json'}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("improve", help="self-improving stage: θE on real + synthetic, θC = EMA labels")
+    add_dataclass_arguments(parser, ImproveConfig)
+    parser.set_defaults(func=_run)

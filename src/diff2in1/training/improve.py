@@ -1,0 +1,147 @@
+"""`diff2in1 improve`: the self-improving stage (paper, section 3).
+
+θE (exploitation) is trained on batches mixing real samples (ground truth) and synthetic ones; θC
+(creation) is an EMA of θE and labels the synthetic samples on the fly. The frozen UNet runs once per
+image per step (or never, with cached features); θC and θE read the same features.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..config import config_to_dict, option
+from ..fileio import write_json, write_yaml
+from ..heads import PerceptionModel
+from .ema import EMA
+from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
+from .perception_checkpoint import load_perception, save_perception
+from .setup import open_split
+from .sources import concat_batches, load_all
+from .synthetic import SyntheticPool, label_with
+from .warmup import HeadTraining, WarmupConfig
+
+
+@dataclass
+class ImproveConfig(WarmupConfig):
+    out: str = option("runs/improve", "run folder: config.yaml, log.csv, eval.csv, checkpoint/ (θE + θC), metrics.json")
+    warmup: str = option("runs/warmup/checkpoint", "warm-up checkpoint to start θE and θC from")
+    synthetic: str = option("runs/synthetic", "created data set (diff2in1 create) in the project layout")
+    real_fraction: float = option(0.5, "share of real samples in each batch (1 = real only, the control)")
+    labels: str = option("theta_c", "synthetic labels: theta_c (re-predicted each step) or stored (from create)",
+                         choices=["theta_c", "stored"])
+    ema_decay: float = option(0.998, "θC keep rate (1 = θC stays the warm-up model)")
+    ema_every: int = option(1, "update θC every k steps")
+    confidence_threshold: float = option(0.0, "drop synthetic pixels whose θC confidence is below this (0 = keep all)")
+    recreate_every: int = option(0, "online creation: re-create the synthetic images with θC every N steps (0 = off)")
+    t_star: int = option(600, "online creation: noise timestep t*")
+    creation_steps: int = option(50, "online creation: DDIM schedule length")
+    lr: float = option(1e-4, "peak learning rate of θE")
+    lr_warmup: int = option(0, "linear learning-rate warm-up steps")
+
+
+def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA]:
+    model, _ = load_perception(config.warmup, tasks=run.tasks, which="model")
+    creation, _ = load_perception(config.warmup, tasks=run.tasks, which="creation")
+    ema = EMA(model, decay=config.ema_decay, every=config.ema_every)
+    ema.shadow.load_state_dict(creation.state_dict())
+    return model.to(run.accelerator.device), ema
+
+
+def _synthetic_pool(run: HeadTraining, config: ImproveConfig) -> SyntheticPool | None:
+    if config.real_fraction >= 1.0:
+        return None
+    created = open_split("folder", config.synthetic, "train", run.tasks, run.backbone.sample_size)
+    batch = load_all(created)
+    return SyntheticPool(run.backbone, batch, run.augmentation, config.seed, config.cache_features, config.progress)
+
+
+def _recreate(run: HeadTraining, pool: SyntheticPool, creation: PerceptionModel, config: ImproveConfig, round_: int) -> None:
+    """Online creation: new images from the real labelled ones, made with the current θC."""
+    from ..creation import create_batch
+
+    real = load_all(run.train_set)
+    parts = []
+    for start in range(0, len(real["image"]), 16):
+        images = real["image"][start : start + 16].to(run.backbone.device)
+        captions = real["caption"][start : start + 16] if run.backbone.takes_text else None
+        generator = torch.Generator(run.backbone.device).manual_seed(config.seed * 1000 + round_ * 100 + start)
+        created, _ = create_batch(run.backbone, creation, images, captions, t_star=config.t_star,
+                                  num_inference_steps=config.creation_steps, generator=generator)
+        parts.append({"image": created.cpu(), "caption": list(real["caption"][start : start + 16]),
+                      "id": list(real["id"][start : start + 16])})
+    pool.replace(concat_batches(parts))
+
+
+def _mixed_batch(run: HeadTraining, real_source, pool: SyntheticPool | None, creation: PerceptionModel,
+                 config: ImproveConfig) -> tuple[dict[str, Any], list[torch.Tensor]]:
+    """One batch of real + synthetic samples with labels, and the features both heads read."""
+    num_syn = 0 if pool is None else int(round(config.batch_size * (1 - config.real_fraction)))
+    real = real_source.next(config.batch_size - num_syn)
+    if not num_syn:
+        return real, real_source.features(real)
+    syn = pool.next(num_syn)
+    real_feats, syn_feats = real_source.features(real), pool.features(syn)
+    if real_feats is None or syn_feats is None:  # streamed: one UNet pass over both halves together
+        from .setup import features_of
+
+        both = features_of(run.backbone, {"image": torch.cat([real["image"], syn["image"]]),
+                                          "caption": list(real["caption"]) + list(syn["caption"])})
+        real_feats, syn_feats = [f[: len(real["image"])] for f in both], [f[len(real["image"]) :] for f in both]
+    size = tuple(real["image"].shape[-2:])
+    if config.labels == "theta_c":
+        syn.update(label_with(creation, syn_feats, size, config.confidence_threshold))
+    batch = {"image": torch.cat([real["image"], syn["image"]]), "mask": {}}
+    for task in run.tasks:
+        batch[task] = torch.cat([real[task], syn[task]])
+        batch["mask"][task] = torch.cat([real["mask"][task], syn["mask"][task]])
+    return batch, [torch.cat([a, b]) for a, b in zip(real_feats, syn_feats)]
+
+
+def train_improve(config: ImproveConfig) -> Path:
+    """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (creation)."""
+    out = Path(config.out)
+    if not config.resume and (out / "train_state").exists():
+        raise FileExistsError(f"{out}: a run already exists there; pass --resume to continue it or choose --out")
+    run = HeadTraining(config, out)
+    write_yaml(out / "config.yaml", config_to_dict(config))
+    model, ema = _load_heads(run, config)
+    optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup)
+    step = resume_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule) if config.resume else 0
+    ema.shadow.to(run.accelerator.device)
+    real_source, pool = run.source(run.train_set, step), _synthetic_pool(run, config)
+    log, eval_log = CsvLog(out / "log.csv"), CsvLog(out / "eval.csv")
+    bar = tqdm(total=config.steps, initial=step, desc="improve", disable=not config.progress)
+    start = time.time()
+    while step < config.steps:
+        if pool is not None and config.recreate_every and step and step % config.recreate_every == 0:
+            _recreate(run, pool, ema.shadow, config, step // config.recreate_every)
+        model.train()
+        batch, features = _mixed_batch(run, real_source, pool, ema.shadow, config)
+        with run.accelerator.autocast():
+            loss, logs = model.loss(model(features, tuple(batch["image"].shape[-2:])), batch)
+        run.accelerator.backward(loss)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        ema.update(model)
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{logs['total']:.3f}")
+        log.write({"step": step, **logs, "lr": schedule.get_last_lr()[0], "seconds": round(time.time() - start, 2)})
+        if config.eval_every and step % config.eval_every == 0 and step < config.steps:
+            metrics = run.evaluate({"theta_e": model, "theta_c": ema.shadow})
+            eval_log.write({"step": step, **flat_metrics(metrics.get("theta_e", {}), "E:"),
+                            **flat_metrics(metrics.get("theta_c", {}), "C:")})
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule, step)
+            save_perception(out / "checkpoint", model, {**run.info(), "stage": "improve", "step": step}, creation=ema.shadow)
+    bar.close()
+    metrics = run.evaluate({"theta_e": model, "theta_c": ema.shadow})
+    write_json(out / "metrics.json", {"split": config.eval_split, "step": step, "metrics": metrics})
+    return out

@@ -1,0 +1,102 @@
+"""What warm-up, improve, evaluate and predict share: the backbone, the data splits and the batch loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from ..backbones import DiffusionBackbone, load_backbone, load_embedded_backbone
+from ..data import open_dataset
+from ..data.readers.resize import resize_sample
+
+EMBEDDED = "embedded"
+
+
+def open_backbone(spec: str, kind: str = "auto", device: torch.device | str | None = None,
+                  timestep: int = 0) -> DiffusionBackbone:
+    """``spec``: 'embedded' (the shipped rooms model), a local diffusers folder, a hub id or a single file."""
+    if spec == EMBEDDED:
+        return load_embedded_backbone(device=device, perception_timestep=timestep)
+    return load_backbone(kind, spec, device=device, perception_timestep=timestep)
+
+
+def backbone_info(spec: str, kind: str, backbone: DiffusionBackbone) -> dict[str, Any]:
+    return {"spec": spec, "kind": kind, "fingerprint": backbone.fingerprint(),
+            "perception_timestep": backbone.perception_timestep, "sample_size": backbone.sample_size}
+
+
+class Resized(Dataset):
+    """Items resized (shorter side, then centre crop) to the backbone's input size when they differ."""
+
+    def __init__(self, dataset: Dataset, size: int):
+        self.dataset, self.size = dataset, size
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.dataset[index]
+        if tuple(item["image"].shape[-2:]) != (self.size, self.size):
+            item = resize_sample(item, self.size)
+        return item
+
+
+def labelled_subsets(dataset: Dataset, num_labelled: int, val_fraction: float, seed: int) -> tuple[Subset, Subset | None]:
+    """A fixed random choice of ``num_labelled`` training images (0 = all), minus a validation part.
+
+    The permutation depends only on the seed, so a run with 100 labels uses a subset of the one with 800.
+    """
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+    if num_labelled:
+        if num_labelled > len(dataset):
+            raise ValueError(f"num_labelled={num_labelled} exceeds the {len(dataset)} training images")
+        order = order[:num_labelled]
+    num_val = int(round(len(order) * val_fraction))
+    train = Subset(dataset, order[num_val:])
+    return train, (Subset(dataset, order[:num_val]) if num_val else None)
+
+
+def open_split(name: str, root: str, split: str, tasks: list[str] | None, size: int) -> Dataset:
+    dataset = open_dataset(name, root, split, tasks=tasks)
+    wrapped = Resized(dataset, size)
+    for attr in ("tasks", "classes", "num_classes"):
+        setattr(wrapped, attr, getattr(dataset, attr, None))
+    return wrapped
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return torch.utils.data.default_collate(items)
+
+
+def endless_batches(dataset: Dataset, batch_size: int, seed: int, start_step: int = 0) -> Iterator[dict[str, Any]]:
+    """Shuffled batches forever; epoch e uses seed + e, so a resumed run sees the same order."""
+    epoch_len = max(1, len(dataset) // batch_size)
+    epoch, skip = divmod(start_step, epoch_len)
+    while True:
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) >= batch_size,
+                            collate_fn=collate, generator=torch.Generator().manual_seed(seed + epoch))
+        for index, batch in enumerate(loader):
+            if index >= skip:
+                yield batch
+        epoch, skip = epoch + 1, 0
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    out = {}
+    for key, value in batch.items():
+        if torch.is_tensor(value):
+            out[key] = value.to(device, non_blocking=True)
+        elif isinstance(value, dict):
+            out[key] = {k: v.to(device, non_blocking=True) for k, v in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
+def features_of(backbone: DiffusionBackbone, batch: dict[str, Any], use_captions: bool = True) -> list[torch.Tensor]:
+    """One frozen UNet pass on images in [0, 1] (scaled to [-1, 1]); captions where the backbone takes text."""
+    captions = list(batch["caption"]) if use_captions and backbone.takes_text and "caption" in batch else None
+    return backbone.extract_features(batch["image"] * 2 - 1, captions=captions)

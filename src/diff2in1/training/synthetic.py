@@ -1,0 +1,70 @@
+"""The synthetic half of the self-improving stage: created images, their labels and their features.
+
+Labels come from θC on the fly (Diff-2-in-1) or, for the fixed-label control, from the files `create`
+wrote with the warm-up head. Online creation replaces the images with new ones made from the real
+labelled images, and their cached features with those of the new images.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..backbones import DiffusionBackbone
+from ..heads import PerceptionModel
+from .augment import Augmentation, augment_batch
+from .feature_cache import FeatureCache
+from .setup import to_device
+from .sources import take
+
+
+class SyntheticPool:
+    """Created samples held in memory (images in [0, 1], captions, optional stored labels)."""
+
+    def __init__(self, backbone: DiffusionBackbone, batch: dict[str, Any], augmentation: Augmentation, seed: int,
+                 cache: bool, progress: bool = True):
+        self.backbone, self.augmentation, self.use_cache, self.progress = backbone, augmentation, cache, progress
+        self.generator = torch.Generator().manual_seed(seed + 1)
+        self.order = torch.Generator().manual_seed(seed + 2)
+        self.cache: FeatureCache | None = None
+        self.replace(batch)
+
+    def replace(self, batch: dict[str, Any]) -> None:
+        """New synthetic images (online creation); cached features follow."""
+        self.batch = batch
+        self.batch["index"] = torch.arange(len(batch["image"]))
+        if self.use_cache:
+            captions = batch.get("caption") if self.backbone.takes_text else None
+            self.cache = FeatureCache(self.backbone, with_flip=self.augmentation.flip).build(
+                batch["image"], captions, progress=self.progress)
+
+    def __len__(self) -> int:
+        return len(self.batch["image"])
+
+    def next(self, size: int) -> dict[str, Any]:
+        indices = torch.randint(0, len(self), (size,), generator=self.order)
+        batch = to_device(take(self.batch, indices), self.backbone.device)
+        return augment_batch(batch, self.augmentation, self.generator)
+
+    def features(self, batch: dict[str, Any]) -> list[torch.Tensor] | None:
+        return self.cache.get(batch["index"], batch.get("flipped")) if self.cache is not None else None
+
+
+@torch.no_grad()
+def label_with(model: PerceptionModel, features: list[torch.Tensor], out_size: tuple[int, int],
+               confidence_threshold: float = 0.0) -> dict[str, Any]:
+    """θC's labels for synthetic samples, with validity masks (low-confidence pixels dropped if asked)."""
+    was_training = model.training
+    model.eval()
+    preds = model(features, out_size)
+    model.train(was_training)
+    labels: dict[str, Any] = dict(model.labels_from_preds(preds))
+    confidences = model.confidences(preds)
+    labels["mask"] = {}
+    for task in model.tasks:
+        mask = torch.ones(labels[task].shape[0], *out_size, dtype=torch.bool, device=features[0].device)
+        if confidence_threshold > 0 and confidences.get(task) is not None:
+            mask = confidences[task] >= confidence_threshold
+        labels["mask"][task] = mask
+    return labels
