@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -42,9 +44,13 @@ def warmup_and_evaluate(work: Path, data: Path, steps: int, args: argparse.Names
                         "--out", str(out / "evaluate.json")])
     metrics = json.loads((out / "evaluate.json").read_text())["metrics"]["model"]
     log = list(csv.DictReader(open(out / "log.csv"))) if (out / "log.csv").is_file() else []
-    loop_seconds = float(log[-1]["seconds"]) if log else 0.0
+    clock = [float(row["seconds"]) for row in log]
+    durations = sorted(b - a for a, b in zip([0.0, *clock], clock))  # a loaded machine shows in the spread
+    loop_seconds = clock[-1] if clock else 0.0
     return {"steps": steps, "warmup_wall_s": seconds, "train_loop_s": loop_seconds,
             "s_per_step": round(loop_seconds / steps, 3) if steps else None,
+            "s_per_step_median": round(statistics.median(durations), 3) if durations else None,
+            "s_per_step_p10": round(durations[len(durations) // 10], 3) if durations else None,
             "final_loss": float(log[-1]["total"]) if log else None,
             "evaluate_wall_s": eval_seconds, "metrics": metrics}
 
@@ -68,7 +74,8 @@ def main_measure() -> None:
         "backbone": "embedded",
         "batch_size": args.batch_size, "channels": args.channels,
         "machine": {"cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "cuda": torch.cuda.is_available(), "python": platform.python_version()},
+                    "cuda": torch.cuda.is_available(), "python": platform.python_version(),
+                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "before": before, "after": after,
     }
     Path(args.result).write_text(json.dumps(result, indent=2) + "\n")

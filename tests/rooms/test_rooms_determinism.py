@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diff2in1.data.layout import list_ids
+from diff2in1.data.layout import list_ids, write_meta
 from diff2in1.data.rooms import RoomsConfig, generate_rooms
 from diff2in1.data.rooms.generate import render_index, split_of
 
@@ -74,3 +74,7 @@ def test_resume_refuses_other_render_options(tmp_path):
     with pytest.raises(ValueError, match=r"seed=0, not 1; use --seed 0"):
         generate_rooms(RoomsConfig(out=str(tmp_path), num=4, size=16, seed=1), progress=False)
     assert list_ids(tmp_path, "train") == ["000000", "000001"] and len(sample_files(tmp_path)) == 2 * 5
+    other = tmp_path / "nyu"
+    write_meta(other, {"name": "nyuv2", "tasks": ["depth"], "classes": [], "image_size": [480, 640]})
+    with pytest.raises(ValueError, match=r"holds the data set 'nyuv2', not rooms; choose another --out"):
+        generate_rooms(RoomsConfig(out=str(other), num=1, size=16), progress=False)

@@ -37,6 +37,7 @@ class WarmupConfig:
     timestep: int = option(0, "noise timestep of the perception pass (the release uses 0)")
     out: str = option("runs/warmup", "run folder: config.yaml, log.csv, eval.csv, checkpoint/, metrics.json")
     num_labelled: int = option(0, "use this many labelled training images (fixed random subset; 0 = all)")
+    labelled_seed: int = option(0, "seed choosing the labelled subset (kept apart from --seed so seeds share it)")
     val_fraction: float = option(0.0, "part of the labelled images held out for validation (model selection)")
     steps: int = option(1000, "optimizer steps")
     batch_size: int = option(8, "images per step")
@@ -72,7 +73,7 @@ class HeadTraining:
         full = open_split(config.dataset, config.data, "train", config.tasks or None, size)
         self.tasks = check_tasks(config.tasks or full.tasks, where="--tasks")
         self.num_classes, self.classes = full.num_classes, full.classes
-        self.train_set, self.val_set = labelled_subsets(full, config.num_labelled, config.val_fraction, config.seed)
+        self.train_set, self.val_set = labelled_subsets(full, config.num_labelled, config.val_fraction, config.labelled_seed)
         self.train_set.num_classes = full.num_classes
         self.eval_set = self.val_set if config.eval_split == "val" else open_split(
             config.dataset, config.data, config.eval_split, self.tasks, size)

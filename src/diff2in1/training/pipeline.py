@@ -1,0 +1,103 @@
+"""`diff2in1 run CONFIG`: warm-up → create → improve → evaluate → report, in one run folder.
+
+The YAML config has shared keys (data, dataset, backbone, tasks, num_labelled, …) and one section per
+stage (``warmup:``, ``create:``, ``improve:``) whose keys override the stage's options. A stage whose
+output is complete is skipped, so an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import config_from_dict
+from ..fileio import read_json, read_yaml, write_json, write_yaml
+from .improve import ImproveConfig
+from .warmup import WarmupConfig
+
+SHARED_KEYS = ("data", "dataset", "tasks", "backbone", "backbone_kind", "timestep", "num_labelled", "labelled_seed",
+               "seed", "batch_size", "channels", "flip", "cache_features", "eval_split", "val_fraction",
+               "mixed_precision", "progress")
+
+
+@dataclass
+class RunConfig:
+    out: str = "runs/run"
+    rooms: dict[str, Any] = field(default_factory=dict)  # make a rooms data set at `data` first (RoomsConfig keys)
+    shared: dict[str, Any] = field(default_factory=dict)
+    warmup: dict[str, Any] = field(default_factory=dict)
+    create: dict[str, Any] = field(default_factory=dict)
+    improve: dict[str, Any] = field(default_factory=dict)
+    report: bool = True
+
+
+def load_run_config(path: str | Path, out: str | None = None) -> RunConfig:
+    """Read a run YAML: top-level shared keys, `out`, `rooms`, and the stage sections."""
+    raw = dict(read_yaml(path))
+    sections = {k: raw.pop(k) for k in ("warmup", "create", "improve", "rooms") if k in raw}
+    top = {k: raw.pop(k) for k in ("out", "report") if k in raw}
+    unknown = sorted(set(raw) - set(SHARED_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {unknown}; shared keys are {list(SHARED_KEYS)}, sections "
+                         "warmup/create/improve/rooms, and out/report")
+    config = RunConfig(shared=raw, **sections, **top)
+    if out:
+        config.out = out
+    return config
+
+
+def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
+    """The three stages' configs, with the run folder's paths filled in."""
+    from ..creation import CreateConfig
+
+    run = Path(config.out)
+    warmup = config_from_dict(WarmupConfig, {**config.shared, **config.warmup, "out": str(run / "warmup"),
+                                             "resume": True}, "run config [warmup]")
+    create_keys = {f.name for f in dataclasses.fields(CreateConfig)}
+    create_shared = {k: v for k, v in config.shared.items() if k in create_keys and k != "seed"}
+    create = config_from_dict(CreateConfig, {
+        **create_shared, "labelled_seed": warmup.labelled_seed, "num_labelled": warmup.num_labelled,
+        "checkpoint": str(run / "warmup" / "checkpoint"), "out": str(run / "synthetic"), **config.create},
+        "run config [create]")
+    improve = config_from_dict(ImproveConfig, {
+        **config.shared, **config.improve, "out": str(run / "improve"), "resume": True,
+        "warmup": str(run / "warmup" / "checkpoint"), "synthetic": str(run / "synthetic")}, "run config [improve]")
+    return warmup, create, improve
+
+
+def run_pipeline(config: RunConfig) -> Path:
+    """Run every stage not yet complete; write RUN/metrics.json and the report. Returns the run folder."""
+    from ..creation import create_dataset
+    from .improve import train_improve
+    from .warmup import train_warmup
+
+    run = Path(config.out)
+    warmup, create, improve = stage_configs(config)
+    write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, **config.shared,
+                                     "warmup": config.warmup, "create": config.create, "improve": config.improve})
+    if config.rooms and not (Path(warmup.data) / "meta.json").is_file():
+        from ..data.rooms import RoomsConfig, generate_rooms
+
+        generate_rooms(RoomsConfig(out=warmup.data, **config.rooms), progress=warmup.progress)
+    if not (run / "warmup" / "metrics.json").is_file():
+        train_warmup(warmup)
+    if improve.real_fraction < 1.0 or improve.recreate_every:
+        create_dataset(create)
+    if not (run / "improve" / "metrics.json").is_file():
+        train_improve(improve)
+    write_json(run / "metrics.json", summary_metrics(run))
+    if config.report:
+        from ..report.html import write_report
+
+        print(f"report: {write_report(run, data=warmup.data, dataset=warmup.dataset)}")
+    return run
+
+
+def summary_metrics(run: Path) -> dict[str, Any]:
+    """{"warmup": …, "diff2in1": θC's, "diff2in1_theta_e": θE's}, each {task: {metric: value}}."""
+    warm = read_json(run / "warmup" / "metrics.json")
+    improved = read_json(run / "improve" / "metrics.json")["metrics"]
+    return {"split": warm["split"], "warmup": warm["metrics"], "diff2in1": improved["theta_c"],
+            "diff2in1_theta_e": improved["theta_e"]}

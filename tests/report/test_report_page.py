@@ -1,0 +1,164 @@
+"""`write_report`: the HTML page of a run, its metrics table and its pictures."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from diff2in1.data.dataset import LayoutDataset
+from diff2in1.heads.pictures import normal_to_rgb
+from diff2in1.report.html import report_command, write_report
+
+TILE, PAD = 16, 2  # the rooms and the tiny backbone are 16 px, so tiles are the pictures themselves
+
+
+class _Page(HTMLParser):
+    """Rows of the metrics table (cell texts) and the img sources of a page."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.images: list[str] = []
+        self._in_metrics = self._in_cell = False
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        if tag == "table":
+            self._in_metrics = attrs.get("class") == "metrics"
+        elif tag == "tr" and self._in_metrics:
+            self.rows.append([])
+        elif tag in ("td", "th") and self._in_metrics:
+            self._in_cell = True
+            self.rows[-1].append("")
+        elif tag == "img":
+            self.images.append(attrs["src"])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_metrics = False
+        elif tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell:
+            self.rows[-1][-1] += data
+
+
+def _shown_equals(cell: str, value: float) -> bool:
+    """Whether a table cell shows ``value`` rounded to the cell's decimals."""
+    decimals = len(cell.split(".")[1]) if "." in cell else 0
+    return abs(float(cell) - value) <= 0.5 * 10.0**-decimals + 1e-12
+
+
+def _png(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _cell(grid: np.ndarray, row: int, column: int, rows: int) -> np.ndarray:
+    """Picture at (row, column) of a grid of ``rows`` picture rows below a header of unknown height."""
+    y = grid.shape[0] - (rows - row) * (TILE + PAD)
+    x = PAD + column * (TILE + PAD)
+    return grid[y : y + TILE, x : x + TILE]
+
+
+@pytest.fixture(scope="module")
+def report(report_run: dict[str, Path]) -> dict:
+    index = write_report(report_run["run"], num_examples=3, tile=TILE)
+    return {"index": index, "page": _Page(index.read_text()), **report_run}
+
+
+def test_report_writes_index_html_in_the_run_folder(report: dict) -> None:
+    assert report["index"] == report["run"] / "report" / "index.html"
+    text = report["index"].read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<script" not in text
+    for heading in ("What was run", "Metrics", "Training curves", "Test images", "Created pairs"):
+        assert f"<h2>{heading}</h2>" in text
+    assert "frozen" in text and "exponential moving average" in text and "t* = 600" in text
+
+
+def test_report_table_shows_the_numbers_of_metrics_json(report: dict) -> None:
+    summary = json.loads((report["run"] / "metrics.json").read_text())
+    rows = {(r[0], r[1].split(" ")[0]): r[2:] for r in report["page"].rows[1:]}
+    expected = [(task, metric) for task, values in summary["warmup"].items() for metric in values]
+    assert sorted(rows) == sorted(expected)
+    for (task, metric), cells in rows.items():
+        warm, theta_c, theta_e = (summary[k][task][metric] for k in ("warmup", "diff2in1", "diff2in1_theta_e"))
+        assert _shown_equals(cells[0], warm) and _shown_equals(cells[1], theta_c) and _shown_equals(cells[2], theta_e)
+        assert _shown_equals(cells[3], theta_c - warm), (task, metric, cells)
+
+
+@pytest.mark.parametrize("task, metric, sign", [("normal", "mean", -1), ("normal", "a30", 1), ("depth", "abs_rel", -1),
+                                                ("depth", "d1", 1), ("semseg", "miou", 1)])
+def test_report_colours_changes_by_the_metric_direction(report: dict, task: str, metric: str, sign: int) -> None:
+    row = re.search(rf"<tr><td>{task}</td><td[^>]*>{metric}\b.*?</tr>", report["index"].read_text()).group(0)
+    classes = re.findall(r"<td class='num (\w+)'>([^<]*)</td>", row)
+    for css, shown in classes[3:]:  # the two changes vs warm-up
+        change = float(shown)
+        assert css == ("same" if change == 0 else "better" if change * sign > 0 else "worse"), row
+
+
+def test_report_pictures_exist_and_are_pngs(report: dict) -> None:
+    folder = report["index"].parent
+    assert sorted(report["page"].images) == ["created.png", "eval.png", "loss.png", "predictions.png"]
+    for name in report["page"].images:
+        with Image.open(folder / name) as image:
+            assert image.format == "PNG" and min(image.size) > 20
+
+
+def test_report_prediction_grid_has_image_truth_and_both_models(report: dict) -> None:
+    grid = _png(report["index"].parent / "predictions.png")
+    test = LayoutDataset(report["rooms"], "test")
+    columns = 1 + 3 * 3  # image | ground truth, warm-up, Diff-2-in-1 for normal, depth, semseg
+    assert grid.shape[1] == columns * (TILE + PAD) + PAD
+    for row, item in enumerate(test[i] for i in range(len(test))):
+        image = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        np.testing.assert_array_equal(_cell(grid, row, 0, len(test)), image)
+        np.testing.assert_array_equal(_cell(grid, row, 1, len(test)), normal_to_rgb(item["normal"]))
+
+
+def test_report_created_grid_pairs_each_sample_with_its_source(report: dict) -> None:
+    grid = _png(report["index"].parent / "created.png")
+    created = LayoutDataset(report["run"] / "synthetic", "train")
+    rooms = LayoutDataset(report["rooms"], "train")
+    columns = 2 + 3 + 1  # source | created | normal, depth, semseg labels | kappa
+    assert grid.shape[1] == columns * (TILE + PAD) + PAD
+    for row in range(len(created)):
+        sample = created[row]
+        source_id = json.loads((report["run"] / "synthetic" / "train" / "provenance" / f"{sample['id']}.json").read_text())["source_id"]
+        source = rooms[rooms.ids.index(source_id)]
+        for column, image in ((0, source["image"]), (1, sample["image"])):
+            expected = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            np.testing.assert_array_equal(_cell(grid, row, column, len(created)), expected)
+
+
+def test_report_of_a_warmup_only_run_says_what_is_missing(warmup_only_run: Path) -> None:
+    index = write_report(warmup_only_run, num_examples=2, tile=TILE)
+    text, page = index.read_text(), _Page(index.read_text())
+    assert "improve stage has not finished" in text and "No created data set" in text
+    assert all(row[3] == "—" and row[4] == "—" for row in page.rows[1:])  # θC and θE columns
+    assert sorted(page.images) == ["eval.png", "loss.png", "predictions.png"]
+    grid = _png(index.parent / "predictions.png")
+    assert grid.shape[1] == (1 + 2 * 3) * (TILE + PAD) + PAD  # image | ground truth, warm-up
+
+
+def test_report_without_the_real_data_still_writes_the_page(warmup_only_run: Path, tmp_path: Path) -> None:
+    index = write_report(warmup_only_run, data=tmp_path / "moved", tile=TILE)
+    assert "was not found" in index.read_text() and not (index.parent / "predictions.png").exists()
+
+
+def test_report_of_a_folder_without_a_run_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        write_report(tmp_path)
+
+
+def test_report_command_prints_the_page(warmup_only_run: Path, capsys: pytest.CaptureFixture) -> None:
+    path = report_command(warmup_only_run, num_examples=1)
+    assert path == warmup_only_run / "report" / "index.html" and path.is_file()
+    assert str(path) in capsys.readouterr().out
