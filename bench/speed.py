@@ -306,6 +306,22 @@ def merge_labels(real: dict[str, Any], syn: dict[str, Any], tasks: list[str]) ->
     return batch
 
 
+def draw_improve_batch(bench: Bench, real_source: BatchSource, pool: SyntheticPool) -> tuple[dict, dict, dict]:
+    """(real half with labels, synthetic half without, both as one batch of images and captions)."""
+    num_syn = int(round(bench.config.batch_size * (1 - bench.config.real_fraction)))
+    real, syn = real_source.next(bench.config.batch_size - num_syn), pool.next(num_syn)
+    both = {"image": torch.cat([real["image"], syn["image"]]), "caption": list(real["caption"]) + list(syn["caption"])}
+    return real, syn, both
+
+
+def label_synthetic(syn: dict[str, Any], creation: PerceptionModel, features: list[torch.Tensor]) -> None:
+    """θC's labels for the LAST len(syn) rows of ``features`` go into ``syn``."""
+    num_syn = len(syn["image"])
+    labels = label_with(creation, features, tuple(syn["image"].shape[-2:]))
+    syn.update({task: labels[task][-num_syn:] for task in TASKS})
+    syn["mask"] = {task: labels["mask"][task][-num_syn:] for task in TASKS}
+
+
 def two_pass_reference(bench: Bench, backbone: DiffusionBackbone, real_source: BatchSource, pool: SyntheticPool,
                        creation: PerceptionModel, label_rows: str) -> tuple[dict[str, Any], list[torch.Tensor]]:
     """REFERENCE, NOT the package's way: the official release's improve batch, the UNet run twice per step.
@@ -314,15 +330,19 @@ def two_pass_reference(bench: Bench, backbone: DiffusionBackbone, real_source: B
     the UNet for θC's labels, then encodes it and runs the UNet again for θE. ``label_rows="all"`` does
     that; ``"synthetic"`` runs θC's pass on the synthetic half only (the cheapest two-pass variant).
     """
-    num_syn = int(round(bench.config.batch_size * (1 - bench.config.real_fraction)))
-    real, syn = real_source.next(bench.config.batch_size - num_syn), pool.next(num_syn)
-    both = {"image": torch.cat([real["image"], syn["image"]]), "caption": list(real["caption"]) + list(syn["caption"])}
-    size = tuple(both["image"].shape[-2:])
-    first = features_of(backbone, both if label_rows == "all" else syn)
-    labels = label_with(creation, first, size)
-    syn.update({task: labels[task][-num_syn:] for task in TASKS})
-    syn["mask"] = {task: labels["mask"][task][-num_syn:] for task in TASKS}
+    real, syn, both = draw_improve_batch(bench, real_source, pool)
+    label_synthetic(syn, creation, features_of(backbone, both if label_rows == "all" else syn))
     return merge_labels(real, syn, TASKS), features_of(backbone, both)
+
+
+def one_pass_reference(bench: Bench, backbone: DiffusionBackbone, real_source: BatchSource, pool: SyntheticPool,
+                       creation: PerceptionModel) -> tuple[dict[str, Any], list[torch.Tensor]]:
+    """REFERENCE: exactly one UNet pass over real + synthetic, θC reading the synthetic rows (what the
+    package's `_mixed_batch` should cost; compare ``improve_unet_images_per_step``)."""
+    real, syn, both = draw_improve_batch(bench, real_source, pool)
+    features = features_of(backbone, both)
+    label_synthetic(syn, creation, [f[len(real["image"]):] for f in features])
+    return merge_labels(real, syn, TASKS), features
 
 
 def count_unet_images(backbone: DiffusionBackbone, run: Callable[[], Any]) -> int:
@@ -356,17 +376,18 @@ def bench_improve(bench: Bench, backbone: DiffusionBackbone, items: list[dict[st
             batch, features = make_batch()
         head_step(bench, model, optimizer, batch, lambda: features)
 
+    args = (bench, backbone, real_source, pool, creation)
     runs = {"shared": lambda: step(lambda: _mixed_batch(run, real_source, pool, creation, improve)),
-            "two_pass_release": lambda: step(lambda: two_pass_reference(bench, backbone, real_source, pool,
-                                                                         creation, "all")),
-            "two_pass_synthetic_half": lambda: step(lambda: two_pass_reference(bench, backbone, real_source, pool,
-                                                                                creation, "synthetic"))}
+            "one_pass_reference": lambda: step(lambda: one_pass_reference(*args)),
+            "two_pass_release": lambda: step(lambda: two_pass_reference(*args, "all")),
+            "two_pass_synthetic_half": lambda: step(lambda: two_pass_reference(*args, "synthetic"))}
     seconds = bench.medians("improve_step", runs)
     rates = {key: config.batch_size / value for key, value in seconds.items()}
     return {"improve_step_images_per_s": rates,
             "improve_unet_images_per_step": {key: count_unet_images(backbone, fn) for key, fn in runs.items()},
             "improve_shared_vs_two_pass": rates["shared"] / rates["two_pass_release"],
-            "improve_shared_vs_two_pass_synthetic_half": rates["shared"] / rates["two_pass_synthetic_half"]}
+            "improve_shared_vs_two_pass_synthetic_half": rates["shared"] / rates["two_pass_synthetic_half"],
+            "improve_one_pass_reference_vs_two_pass": rates["one_pass_reference"] / rates["two_pass_release"]}
 
 
 def bench_creation(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -402,12 +423,22 @@ def bench_creation(bench: Bench, backbone: DiffusionBackbone, items: list[dict[s
 # ----------------------------------------------------------------------------- report
 
 
+def breakdown(results: dict[str, Any]) -> dict[str, float]:
+    """Seconds per image of the UNet pass (U) and of the cached head step (H): no cache can make a warm-up
+    step more than (U + H) / H times faster."""
+    if "features_images_per_s" not in results or "warmup_step_images_per_s" not in results:
+        return {}
+    unet, head = 1 / results["features_images_per_s"], 1 / results["warmup_step_images_per_s"]["cached"]
+    return {"unet_s_per_image": unet, "head_step_s_per_image": head, "warmup_cache_ceiling": (unet + head) / head}
+
+
 def table(results: dict[str, Any]) -> str:
     rows = [("device", results["device"], ""), ("backbone", results["backbone"]["size"], ""),
             ("load average (1 min) before / after", "{:.1f} / {:.1f}".format(*results["load_average_1min"]), "")]
     fmt = {"features_images_per_s": "{:.2f} images/s", "warmup_cached_vs_uncached": "{:.2f}x",
            "warmup_epoch_cached_vs_uncached": "{:.2f}x", "warmup_first_epoch_cached_vs_uncached": "{:.2f}x",
            "improve_shared_vs_two_pass": "{:.2f}x", "improve_shared_vs_two_pass_synthetic_half": "{:.2f}x",
+           "improve_one_pass_reference_vs_two_pass": "{:.2f}x",
            "creation_images_per_s": "{:.3f} images/s", "creation_s_per_image_step": "{:.4f} s",
            "bare_unet_s_per_image_step": "{:.4f} s", "creation_vs_bare_unet": "{:.3f}", "peak_memory_mb": "{:.0f} MB"}
     for key, pattern in fmt.items():
@@ -415,9 +446,10 @@ def table(results: dict[str, Any]) -> str:
             target = TARGETS.get(key)
             mark = "" if target is None else f">= {target} ({'met' if results[key] >= target else 'MISSED'})"
             rows.append((key, pattern.format(results[key]), mark))
-    for group in ("warmup_step_images_per_s", "improve_step_images_per_s"):
+    for group in ("warmup_step_images_per_s", "improve_step_images_per_s", "improve_unet_images_per_step",
+                  "breakdown"):
         for key, value in results.get(group, {}).items():
-            rows.append((f"{group}.{key}", f"{value:.2f}", ""))
+            rows.append((f"{group}.{key}", f"{value:.3g}", ""))
     for key, value in results.get("warmup_epoch_s", {}).items():
         rows.append((f"warmup_epoch_s.{key}", f"{value:.2f} s", ""))
     lines = ["| measure | value | target |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -458,7 +490,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                      "unet_parameters": sum(p.numel() for p in backbone.unet.parameters())},
         "batch_sizes": {"features": config.batch_size, "warmup": config.batch_size, "improve": config.batch_size,
                         "creation": config.creation_batch, "epoch_images": config.epoch_images},
-        **results,
+        **results, "breakdown": breakdown(results),
         "peak_memory_mb": max(bench.memory.values(), default=0.0), "peak_memory_mb_by_section": bench.memory,
         "peak_memory_kind": "torch.cuda.max_memory_allocated per section" if bench.device.type == "cuda"
         else "process ru_maxrss so far (monotone)",

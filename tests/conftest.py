@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from diff2in1.backbones.tiny import clip_vocab_file, save_tiny_pixel_unet, save_tiny_stable_diffusion
+
+# Tiny models on a 2-core machine: a second thread costs more in synchronisation than it gains.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

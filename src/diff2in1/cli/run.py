@@ -34,3 +34,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="the embedded demo: rooms, shipped backbone, 100 labels (CPU, minutes)")
     demo.add_argument("--out", default=None, help="run folder (default runs/demo)")
     demo.set_defaults(func=_demo)
+    register_report(subparsers)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ..report.html import report_command
+
+    report_command(args.run, data=args.data, dataset=args.dataset)
+    return 0
+
+
+def register_report(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("report", help="(re)write the HTML report of a run folder")
+    parser.add_argument("run", help="run folder (from diff2in1 run)")
+    parser.add_argument("--data", default=None, help="real data-set root (default: from the run's config)")
+    parser.add_argument("--dataset", default=None, help="data-set reader name (default: from the run's config)")
+    parser.set_defaults(func=_report)

@@ -169,7 +169,7 @@ def created_grid(sources: Sequence[ArrayLike | None], samples: Sequence[dict[str
     """
     with_kappa = any("kappa" in s for s in samples)
     headers = ["source (real)", "created"] + [f"label: {TASK_NAMES.get(t, t)}" for t in tasks]
-    headers += ["normal confidence (kappa, bright = sure)"] if with_kappa else []
+    headers += ["confidence (kappa)"] if with_kappa else []
     rows = []
     for source, sample in zip(sources, samples):
         row: list[np.ndarray | None] = [None if source is None else image_picture(source), image_picture(sample["image"])]

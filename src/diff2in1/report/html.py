@@ -172,8 +172,9 @@ def _section_created(examples: Examples, out: Path, tile: int) -> str:
         created_tasks = [t for t in TASKS if t in samples[0]]
         save_png(out / "created.png", created_grid(examples.images, samples, created_tasks, examples.num_classes, tile))
         parts.append("<p class='muted'>Per row: the real source image, the image created from it (noised to t*, "
-                     "then denoised) and the labels the warm-up head gave it in the same pass. These stored labels "
-                     "are what creation wrote; during improve θC re-labels the created images.</p>")
+                     "then denoised), the labels the creating head (the warm-up head in <code>diff2in1 run</code>) "
+                     "gave it in the same pass and, for normals, that head's confidence κ (bright = confident). "
+                     "These are the stored labels; during improve θC re-labels the created images.</p>")
         parts += [_img(out, "created.png", "created pairs", "grid"), _captions(examples)]
     return "\n".join(p for p in parts if p)
 

@@ -152,7 +152,7 @@ def eval_panels(run: RunFolder) -> list[Panel]:
     """One panel per task: its primary metric during warm-up and for θE / θC during improve.
 
     The final evaluations (metrics.json) are added as the last points, since the improve stage writes its
-    final numbers there only.
+    final numbers there only; θE and θC start from the warm-up's last point.
     """
     warm, improve = read_csv(run.root / "warmup" / "eval.csv"), read_csv(run.root / "improve" / "eval.csv")
     offset = _offset(read_csv(run.root / "warmup" / "log.csv")) or _offset(warm)
@@ -168,6 +168,8 @@ def eval_panels(run: RunFolder) -> list[Panel]:
             final = run.metrics[stage].get(task, {}).get(metric)
             if final is not None and run.improve_step and (not points[stage] or points[stage][-1][0] < offset + run.improve_step):
                 points[stage].append((offset + run.improve_step, final))
+            if points[stage] and points["warmup"] and points["warmup"][-1][0] == offset:
+                points[stage].insert(0, points["warmup"][-1])  # θE and θC both start as the final warm-up head
         for stage, values in points.items():
             if values:
                 panel.series[STAGE_LABELS[stage]] = ([s for s, _ in values], [v for _, v in values])

@@ -25,7 +25,9 @@ def evaluate_model(backbone: DiffusionBackbone, models: dict[str, PerceptionMode
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     for batch in tqdm(loader, desc="evaluate", leave=False, disable=not progress):
         batch = to_device(batch, device)
-        features = features_of(backbone, batch, use_captions)
+        # Seeded perception noise: the same checkpoint always gets the same score.
+        generator = torch.Generator(device).manual_seed(len(batch["image"]))
+        features = features_of(backbone, batch, use_captions, generator)
         for name, model in models.items():
             preds = model(features, tuple(batch["image"].shape[-2:]))
             update_from_batch(accumulators[name], model.predictions_for_metrics(preds), batch)

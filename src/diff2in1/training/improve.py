@@ -86,7 +86,8 @@ def _mixed_batch(run: HeadTraining, real_source, pool: SyntheticPool | None, cre
     if not num_syn:
         return real, real_source.features(real)
     syn = pool.next(num_syn)
-    real_feats, syn_feats = real_source.features(real), pool.features(syn)
+    real_feats = real_source.features(real) if real_source.cache is not None else None
+    syn_feats = pool.features(syn)
     if real_feats is None or syn_feats is None:  # streamed: one UNet pass over both halves together
         from .setup import features_of
 

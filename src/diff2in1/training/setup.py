@@ -96,7 +96,8 @@ def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return out
 
 
-def features_of(backbone: DiffusionBackbone, batch: dict[str, Any], use_captions: bool = True) -> list[torch.Tensor]:
+def features_of(backbone: DiffusionBackbone, batch: dict[str, Any], use_captions: bool = True,
+                generator: torch.Generator | None = None) -> list[torch.Tensor]:
     """One frozen UNet pass on images in [0, 1] (scaled to [-1, 1]); captions where the backbone takes text."""
     captions = list(batch["caption"]) if use_captions and backbone.takes_text and "caption" in batch else None
-    return backbone.extract_features(batch["image"] * 2 - 1, captions=captions)
+    return backbone.extract_features(batch["image"] * 2 - 1, captions=captions, generator=generator)

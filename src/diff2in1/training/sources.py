@@ -69,11 +69,12 @@ class BatchSource:
             self.cache = FeatureCache(backbone, cache_dir, with_flip=augmentation.flip)
             self.cache.build(self.memory["image"], self.memory.get("caption") if backbone.takes_text else None,
                              progress=progress)
-            self._order = self._orders(seed, start_step)
+            self._order = self._orders(seed)
+            self._skip = start_step  # a resumed run continues the uninterrupted run's order
         self.dataset, self.seed, self.start_step = dataset, seed, start_step
         self._streams: dict[int, Iterator[dict[str, Any]]] = {}
 
-    def _orders(self, seed: int, start_step: int) -> Iterator[int]:
+    def _orders(self, seed: int) -> Iterator[int]:
         epoch = 0
         while True:
             yield from torch.randperm(len(self.memory["image"]), generator=torch.Generator().manual_seed(seed + epoch)).tolist()
@@ -82,6 +83,9 @@ class BatchSource:
     def next(self, size: int) -> dict[str, Any]:
         """The next ``size`` samples, augmented, on the backbone's device."""
         if self.cache is not None:
+            for _ in range(self._skip * size):
+                next(self._order)
+            self._skip = 0
             indices = torch.tensor([next(self._order) for _ in range(size)])
             batch = to_device(take(self.memory, indices), self.backbone.device)
         else:
