@@ -79,7 +79,7 @@ class FeatureCache:
             device: torch.device | None = None) -> list[torch.Tensor]:
         """Features of images ``indices`` (B,), of their mirror where ``flipped`` (B bool), as float32."""
         indices = indices.cpu()
-        view = 0 * flipped.long().cpu() if (flipped is not None and self.with_flip) else torch.zeros_like(indices)
+        view = flipped.long().cpu() if (flipped is not None and self.with_flip) else torch.zeros_like(indices)
         if flipped is not None and flipped.any() and not self.with_flip:
             raise ValueError("FeatureCache was built without flipped features; build it with with_flip=True")
         device = device or self.backbone.device
