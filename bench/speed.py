@@ -1,6 +1,7 @@
 """Speed of the diff2in1 stages on one device, in one run: features, warm-up, improve and creation.
 
-    .venv/bin/python bench/speed.py                      # CPU, the embedded 64x64 rooms backbone
+    .venv/bin/python bench/speed.py --threads 1 --repeats 5    # CPU, the embedded 64x64 rooms backbone
+    .venv/bin/python bench/speed.py --device cuda              # the same on a GPU
     .venv/bin/python bench/speed.py --device cuda --size sd15 --precision fp16 --channels-last true
 
 Measured (median of --repeats timed runs after one untimed run; rival paths run interleaved, so a change
@@ -236,7 +237,10 @@ def make_items(n: int, size: int, seed: int, labels: bool = True) -> list[dict[s
 
 def head_step(bench: Bench, model: PerceptionModel, optimizer: torch.optim.Optimizer,
               batch: dict[str, Any], features: Callable[[], list[torch.Tensor]]) -> None:
-    """θE's training step: features (cache read or UNet pass), forward, loss, backward, AdamW step."""
+    """θE's training step: features (cache read or UNet pass), forward, loss, backward, AdamW step.
+
+    No GradScaler with fp16 autocast: only the time matters here, not whether small gradients underflow.
+    """
     with bench.autocast():
         preds = model(features(), tuple(batch["image"].shape[-2:]))
         loss, _ = model.loss(preds, batch)

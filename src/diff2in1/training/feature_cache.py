@@ -83,4 +83,4 @@ class FeatureCache:
         if flipped is not None and flipped.any() and not self.with_flip:
             raise ValueError("FeatureCache was built without flipped features; build it with with_flip=True")
         device = device or self.backbone.device
-        return [level[indices, view].to(device, torch.float32) for level in self.levels]
+        return [level[indices, view].to(device).float() for level in self.levels]  # convert after the copy: half the bytes
