@@ -63,6 +63,23 @@ def one_seed(work: Path, labelled: int, seed: int, data: str) -> dict[str, dict]
     return results
 
 
+def collect_finished(work: Path, labelled: list[int], seeds: list[int]) -> dict[str, dict]:
+    """Per-run metrics of every variant that has finished in ``work`` (for a partial table)."""
+    runs: dict = {}
+    for count in labelled:
+        for seed in seeds:
+            folder = work / f"L{count}" / f"s{seed}"
+            found = {}
+            if (folder / "warmup" / "metrics.json").is_file():
+                found["warmup"] = read_json(folder / "warmup" / "metrics.json")["metrics"]
+            for name, (_, head) in VARIANTS.items():
+                if (folder / name / "metrics.json").is_file():
+                    found[name] = read_json(folder / name / "metrics.json")["metrics"][head]
+            if found:
+                runs.setdefault(str(count), {})[str(seed)] = found
+    return runs
+
+
 def aggregate(runs: dict[str, dict[str, dict]]) -> dict:
     """{L: {variant: {task: {metric: [mean, std]}}}} over seeds."""
     out: dict = {}
@@ -70,10 +87,12 @@ def aggregate(runs: dict[str, dict[str, dict]]) -> dict:
         first = next(iter(seeds.values()))
         out[labelled] = {}
         for variant, tasks in first.items():
+            done = [s for s in seeds if variant in seeds[s]]
             out[labelled][variant] = {
-                task: {m: _mean_std([seeds[s][variant][task][m] for s in seeds]) for m in metrics}
+                task: {m: _mean_std([seeds[s][variant][task][m] for s in done]) for m in metrics}
                 for task, metrics in tasks.items()
             }
+            out[labelled][variant]["seeds"] = [int(s) for s in done]
     return out
 
 
@@ -86,7 +105,9 @@ def markdown(table: dict, seeds: int) -> str:
     for labelled, variants in table.items():
         lines += [f"## {labelled} labelled images", ""]
         names = list(variants)
-        tasks = variants["warmup"]
+        tasks = {k: v for k, v in variants["warmup"].items() if k != "seeds"}
+        lines.append("seeds per variant: " + ", ".join(f"{v} {variants[v]['seeds']}" for v in names))
+        lines.append("")
         lines.append("| task | metric | " + " | ".join(names) + " |")
         lines.append("|---|---|" + "---|" * len(names))
         for task, metrics in tasks.items():
@@ -104,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--work", default=str(Path.home() / ".cache" / "diff2in1" / "bench" / "self_improve"))
     parser.add_argument("--results", default="bench/results")
+    parser.add_argument("--collect-only", action="store_true", help="tabulate the variants finished so far")
     args = parser.parse_args(argv)
     work, results = Path(args.work), Path(args.results)
+    if args.collect_only:
+        return write_tables(collect_finished(work, args.labelled, args.seeds), results, args, argv)
     base = load_run_config(demo_config_path())
     data = str(work / "rooms")
     if not (Path(data) / "meta.json").is_file():
@@ -122,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"labelled {labelled}, seed {seed}", file=sys.stderr, flush=True)
             runs.setdefault(key, {})[str(seed)] = one_seed(work, labelled, seed, data)
             write_json(runs_path, runs)
-    table = aggregate({k: v for k, v in runs.items() if int(k) in args.labelled})
+    return write_tables({k: v for k, v in runs.items() if int(k) in args.labelled}, results, args, argv)
+
+
+def write_tables(runs: dict, results: Path, args: argparse.Namespace, argv: list[str] | None) -> int:
+    write_json(results / "self_improve_runs.json", runs)
+    table = aggregate(runs)
     write_json(results / "self_improve.json", {"labelled": table, "seeds": args.seeds,
                                                "command": "python bench/self_improve.py " + " ".join(argv or sys.argv[1:]),
                                                "settings": str(demo_config_path().name)})
