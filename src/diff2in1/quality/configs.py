@@ -24,6 +24,7 @@ class FdConfig:
     device: str = option("auto", "torch device; 'auto' = cuda when available, else cpu")
     out: str = option("", "write the report to this JSON file (printed in any case)")
     grid: str = option("", "write the first 64 scored images as an 8x8 PNG grid to this file")
+    samples: str = option("", "write every scored image as a PNG into this folder (score it again with --model)")
 
 
 @dataclass

@@ -50,7 +50,7 @@ def run_fd(config: FdConfig) -> dict:
         if model.sample_size != size:
             raise ValueError(f"--model {config.model}: makes {model.sample_size}x{model.sample_size} images, the "
                              f"judge scores {size}x{size}; use a {size}-pixel model or a judge trained at its size")
-        scored = generate_samples(model, config.num, config.steps, config.seed, config.batch_size)
+        scored = generate_samples(model, config.num, config.steps, config.seed, config.batch_size, progress=True)
     sampling_seconds = time.time() - start
     report = compare_images(judge, scored, real)
     report.update({
@@ -65,4 +65,16 @@ def run_fd(config: FdConfig) -> dict:
         write_json(config.out, report)
     if config.grid:
         save_grid(scored[:64], Path(config.grid))
+    if config.samples:
+        _save_images(scored, Path(config.samples))
     return report
+
+
+def _save_images(images: torch.Tensor, folder: Path) -> None:
+    """Images Nx3xHxW in [-1, 1] -> ``folder/000000.png`` ..."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    array = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    for index, image in enumerate(array):
+        Image.fromarray(image).save(folder / f"{index:06d}.png")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import torch
+from tqdm import tqdm
 
 from .judge import RoomsJudge, as_judge_input, load_judge
 
@@ -99,7 +100,7 @@ def compare_images(judge: RoomsJudge, generated: torch.Tensor, real: torch.Tenso
 
 @torch.no_grad()
 def generate_samples(model, num: int, steps: int = 50, seed: int = 0, batch_size: int = 50,
-                     scheduler=None) -> torch.Tensor:
+                     scheduler=None, progress: bool = False) -> torch.Tensor:
     """Unconditional DDIM samples (eta 0) from noise, Nx3xSxS float in [-1, 1] on the CPU.
 
     Args:
@@ -108,6 +109,7 @@ def generate_samples(model, num: int, steps: int = 50, seed: int = 0, batch_size
         num, steps: number of images and of DDIM steps.
         seed: seeds all the starting noise at once, so the images do not depend on ``batch_size`` (with
             ``batch_size >= num`` they equal ``training.pretrain.sample_images``'s).
+        progress: show a progress bar (images done).
     """
     from diffusers import DDIMScheduler
 
@@ -122,11 +124,13 @@ def generate_samples(model, num: int, steps: int = 50, seed: int = 0, batch_size
     size = unet.config.sample_size
     noise = torch.randn(num, unet.config.in_channels, size, size, generator=torch.Generator("cpu").manual_seed(seed))
     out = []
-    for x in noise.split(batch_size):
-        x = x.to(param.device, param.dtype)
-        for t in scheduler.timesteps:
-            x = scheduler.step(unet(x, t).sample, t, x).prev_sample
-        out.append(x.clamp(-1, 1).float().cpu())
+    with tqdm(total=num, desc="sampling", unit="img", disable=not progress) as bar:
+        for x in noise.split(batch_size):
+            x = x.to(param.device, param.dtype)
+            for t in scheduler.timesteps:
+                x = scheduler.step(unet(x, t).sample, t, x).prev_sample
+            out.append(x.clamp(-1, 1).float().cpu())
+            bar.update(len(x))
     return torch.cat(out)
 
 

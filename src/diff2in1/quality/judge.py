@@ -154,47 +154,60 @@ def load_labelled(root: str | Path, split: str, limit: int | None = None) -> tup
     return images, labels
 
 
+def _lr_factor(steps: int):
+    warmup = min(100, steps // 10)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    return factor
+
+
+def _batch(images: torch.Tensor, labels: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random batch, half of it mirrored (rooms are left-right symmetric)."""
+    index = torch.randint(0, len(images), (size,))
+    x, y = as_judge_input(images[index]), labels[index]
+    flip = torch.rand(size) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x), torch.where(flip[:, None, None], y.flip(-1), y)
+
+
 def train_judge(config: JudgeConfig) -> Path:
     """Train the judge on ``config.data``'s train split, score it on the test split, save it to ``config.out``."""
     from ..data.layout import read_meta
 
+    if config.steps < 1 or config.batch_size < 1:
+        raise ValueError(f"train-judge: --steps and --batch-size must be >= 1, got {config.steps}, {config.batch_size}")
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    out = Path(config.out)
     classes = read_meta(config.data)["classes"]
     images, labels = load_labelled(config.data, "train", config.limit or None)
     judge = RoomsJudge(num_classes=len(classes))
     optimizer = torch.optim.AdamW(judge.parameters(), lr=config.lr, weight_decay=1e-4)
-    warmup = min(100, config.steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (
-        1 + math.cos(math.pi * (s - warmup) / max(1, config.steps - warmup))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config.steps))
     start, rows = time.time(), []
     for step in range(1, config.steps + 1):
-        index = torch.randint(0, len(images), (config.batch_size,))
-        x, y = as_judge_input(images[index]), labels[index]
-        flip = torch.rand(len(x)) < 0.5  # rooms are left-right symmetric
-        x, y = torch.where(flip[:, None, None, None], x.flip(-1), x), torch.where(flip[:, None, None], y.flip(-1), y)
+        x, y = _batch(images, labels, config.batch_size)
         loss = F.cross_entropy(judge(x)[0], y, ignore_index=IGNORE_INDEX)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
+        seconds = time.time() - start
         if step % 50 == 0 or step == config.steps:
-            rows.append([step, f"{loss.item():.4f}", f"{time.time() - start:.1f}"])
-            print(f"judge step {step}/{config.steps} loss {loss.item():.4f} ({time.time() - start:.0f} s)", flush=True)
-        if config.max_minutes and time.time() - start > config.max_minutes * 60:
+            rows.append([step, f"{loss.item():.4f}", f"{seconds:.1f}"])
+            print(f"judge step {step}/{config.steps} loss {loss.item():.4f} ({seconds:.0f} s)", flush=True)
+        if config.max_minutes and seconds > config.max_minutes * 60:
             print(f"stopping after {config.max_minutes} minutes at step {step}")
             break
-    minutes = (time.time() - start) / 60
-    judge.eval()
-    scores = evaluate_judge(judge, *load_labelled(config.data, "test"))
+    scores = evaluate_judge(judge.eval(), *load_labelled(config.data, "test"))
     print(f"held-out {config.data}/test: pixel accuracy {scores['pixel_acc']:.4f}, mIoU {scores['miou']:.4f}")
-    _write_log(out / "log.csv", rows)
-    extra = {"classes": classes, "image_size": int(images.shape[-1]), "input_range": [-1, 1],
-             "test_scores": scores, "trained_steps": step,
-             "training_minutes": round(minutes, 2), "training": config_to_dict(config)}
-    return save_judge(judge, out, extra)
+    _write_log(Path(config.out) / "log.csv", rows)
+    extra = {"classes": classes, "image_size": int(images.shape[-1]), "input_range": [-1, 1], "test_scores": scores,
+             "trained_steps": step, "training_minutes": round(seconds / 60, 2), "training": config_to_dict(config)}
+    return save_judge(judge, config.out, extra)
 
 
 def _write_log(path: Path, rows: list[list[Any]]) -> None:
