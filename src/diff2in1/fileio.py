@@ -92,3 +92,26 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verify_checksums(folder: str | Path, what: str) -> Path:
+    """Check every file listed in ``folder/SHA256SUMS``; raise naming the first one missing or different.
+
+    ``what`` names the shipped asset in the messages (e.g. "the embedded backbone").
+    """
+    folder = Path(folder)
+    sums = folder / "SHA256SUMS"
+    if not sums.is_file():
+        raise FileNotFoundError(f"{sums}: checksum list of {what} is missing; reinstall diff2in1")
+    for line in sums.read_text().splitlines():
+        expected, name = line.split(maxsplit=1)
+        path = folder / name.strip()
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: file of {what} is missing; reinstall diff2in1")
+        found = sha256_file(path)
+        if found != expected:
+            raise ValueError(
+                f"{path}: SHA-256 {found[:16]}… does not match {expected[:16]}… in {sums}; "
+                "the file is corrupt or was replaced (a Git LFS pointer?); reinstall diff2in1"
+            )
+    return folder

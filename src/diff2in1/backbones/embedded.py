@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..fileio import sha256_file
+from ..fileio import verify_checksums
 from .pixel import PixelBackbone
 
 EMBEDDED_NAME = "rooms64"
@@ -19,22 +19,7 @@ def embedded_backbone_path(name: str = EMBEDDED_NAME) -> Path:
 
 def verify_embedded_backbone(folder: str | Path | None = None) -> Path:
     """Check every file listed in the folder's SHA256SUMS; raise ValueError naming a file that differs."""
-    folder = Path(folder) if folder is not None else embedded_backbone_path()
-    sums = folder / "SHA256SUMS"
-    if not sums.is_file():
-        raise FileNotFoundError(f"{sums}: checksum list of the embedded backbone is missing; reinstall diff2in1")
-    for line in sums.read_text().splitlines():
-        expected, name = line.split(maxsplit=1)
-        path = folder / name.strip()
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: file of the embedded backbone is missing; reinstall diff2in1")
-        found = sha256_file(path)
-        if found != expected:
-            raise ValueError(
-                f"{path}: SHA-256 {found[:16]}… does not match {expected[:16]}… in {sums}; "
-                "the file is corrupt or was replaced (a Git LFS pointer?); reinstall diff2in1"
-            )
-    return folder
+    return verify_checksums(embedded_backbone_path() if folder is None else folder, "the embedded backbone")
 
 
 def load_embedded_backbone(device: str | torch.device | None = None, dtype: torch.dtype = torch.float32,

@@ -20,7 +20,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import config_to_dict
-from ..fileio import load_tensors, read_json, save_tensors, sha256_file, write_json, write_text
+from ..fileio import (
+    load_tensors,
+    read_json,
+    save_tensors,
+    sha256_file,
+    verify_checksums,
+    write_json,
+    write_text,
+)
 from ..metrics.segmentation import confusion_matrix, scores_from_confusion
 from ..tasks import IGNORE_INDEX
 from .configs import JudgeConfig
@@ -91,18 +99,7 @@ def save_judge(judge: RoomsJudge, folder: str | Path, extra: dict[str, Any] | No
 
 def verify_judge(folder: Path) -> None:
     """Check the files listed in ``folder/SHA256SUMS``; raise naming the first one that is missing or differs."""
-    sums = folder / "SHA256SUMS"
-    if not sums.is_file():
-        raise FileNotFoundError(f"{sums}: checksum list of the judge is missing; retrain it or reinstall diff2in1")
-    for line in sums.read_text().splitlines():
-        expected, name = line.split(maxsplit=1)
-        path = folder / name.strip()
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: file of the judge is missing; reinstall diff2in1")
-        found = sha256_file(path)
-        if found != expected:
-            raise ValueError(f"{path}: SHA-256 {found[:16]}… does not match {expected[:16]}… in {sums}; "
-                             "the file is corrupt or was replaced (a Git LFS pointer?); reinstall diff2in1")
+    verify_checksums(folder, "the judge")
 
 
 def load_judge(folder: str | Path | None = None, device: str | torch.device = "cpu") -> RoomsJudge:
