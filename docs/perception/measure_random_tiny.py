@@ -1,8 +1,11 @@
-import json, time
+import json
+import time
+
 from diff2in1.backbones.tiny import save_tiny_pixel_unet
 from diff2in1.data.rooms import RoomsConfig, generate_rooms
-from diff2in1.training.warmup import WarmupConfig, train_warmup
 from diff2in1.fileio import read_json
+from diff2in1.training.warmup import WarmupConfig, train_warmup
+
 bb = save_tiny_pixel_unet("/tmp/tinyrand/unet64", sample_size=64)
 data = generate_rooms(RoomsConfig(out="/tmp/tinyrand/rooms", num=300, test_fraction=0.3333, seed=11), progress=False)
 out = {}
