@@ -115,3 +115,11 @@ def test_speed_folder_cache_is_reused_and_misses_on_a_changed_backbone(tiny_pixe
     with torch.no_grad():
         next(retrained.unet.parameters()).add_(1e-3)
     assert FeatureCache(retrained, folder=tmp_path).build(images, progress=False).hits == 0
+
+
+def test_cache_key_follows_the_caption():
+    from diff2in1.training.feature_cache import entry_key
+
+    image = torch.rand(3, 8, 8)
+    assert entry_key(image, "fp", 0, "a room") != entry_key(image, "fp", 0, "a red room")
+    assert entry_key(image, "fp", 0, "a room") == entry_key(image, "fp", 0, "a room")

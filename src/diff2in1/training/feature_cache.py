@@ -18,11 +18,14 @@ from ..backbones import DiffusionBackbone
 from ..fileio import load_tensors, save_tensors
 
 
-def entry_key(image: torch.Tensor, fingerprint: str, timestep: int) -> str:
-    """Key of an image in [0, 1] (3xHxW), quantised to 8 bits so tiny float noise does not miss."""
+def entry_key(image: torch.Tensor, fingerprint: str, timestep: int, caption: str = "") -> str:
+    """Key of an image in [0, 1] (3xHxW), quantised to 8 bits so tiny float noise does not miss.
+
+    ``caption`` is the text condition (text backbones): a re-captioned image misses the cache.
+    """
     data = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy().tobytes()
     digest = hashlib.sha256(data)
-    digest.update(f"{fingerprint}:{timestep}:{tuple(image.shape)}".encode())
+    digest.update(f"{fingerprint}:{timestep}:{tuple(image.shape)}:{caption}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -66,7 +69,8 @@ class FeatureCache:
               progress: bool = True) -> FeatureCache:
         """Fill the cache for ``images`` (Nx3xHxW in [0, 1]); replaces earlier entries."""
         fingerprint, timestep = self.backbone.fingerprint(), self.backbone.perception_timestep
-        self.keys = [entry_key(image, fingerprint, timestep) for image in images]
+        texts = captions if captions else [""] * len(images)
+        self.keys = [entry_key(image, fingerprint, timestep, text) for image, text in zip(images, texts)]
         rows: list[list[torch.Tensor]] = []
         for start in tqdm(range(0, len(images), batch_size), desc="features", leave=False, disable=not progress):
             stop = start + batch_size
