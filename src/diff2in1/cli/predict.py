@@ -14,7 +14,6 @@ class PredictConfig:
     input: str = option("images", "folder of images (or a data set in the project layout: its test split)")
     out: str = option("predictions", "output folder: <task>/<id>.png label files, pictures/<id>_<task>.png")
     which: str = option("model", "head to use: model (θE) or creation (θC)", choices=["model", "creation"])
-    batch_size: int = option(8, "images per batch")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -47,12 +47,10 @@ def write_predictions(config: Any) -> int:
     files = image_files(config.input, split="test")
     out = Path(config.out)
     num_classes = len(info["classes"]) if info.get("classes") else None
-    for start in tqdm(range(0, len(files), config.batch_size), desc="predict"):
-        chunk = files[start : start + config.batch_size]
-        for path in chunk:  # images of different sizes are predicted one by one
-            image = open_png(path)
-            image = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
-            tensor = torch.from_numpy(image.copy()).permute(2, 0, 1).float().div(255)[None].to(backbone.device)
-            preds = predict_images(backbone, model, tensor)
-            _write_one(out, path.stem, preds, 0, num_classes)
+    # One image at a time: a folder may mix sizes, and each prediction is mapped back to its own size.
+    for path in tqdm(files, desc="predict"):
+        image = open_png(path)
+        image = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
+        tensor = torch.from_numpy(image.copy()).permute(2, 0, 1).float().div(255)[None].to(backbone.device)
+        _write_one(out, path.stem, predict_images(backbone, model, tensor), 0, num_classes)
     return len(files)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from ..data.images import load_images
 from ..fileio import write_yaml
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ema import EMA
+from .loop import CsvLog
 
 
 @dataclass
@@ -126,7 +126,7 @@ def pretrain(config: PretrainConfig) -> Path:
     unet, optimizer = accelerator.prepare(unet, optimizer)
     ema.shadow.to(accelerator.device)
     images = images.to(accelerator.device)  # uint8 on the device: batches never wait for host copies
-    start, log_path = time.time(), out / "log.csv"
+    start, log = time.time(), CsvLog(out / "log.csv")
     bar = tqdm(total=config.steps, initial=step, desc="pretrain", disable=not accelerator.is_main_process)
     while step < config.steps:
         index = torch.randint(0, len(images), (config.batch_size,), device=images.device)
@@ -148,7 +148,7 @@ def pretrain(config: PretrainConfig) -> Path:
         bar.set_postfix(loss=f"{loss.item():.4f}")
         out_of_time = config.max_minutes > 0 and time.time() - start > config.max_minutes * 60
         if accelerator.is_main_process and step % 100 == 0:
-            _append_log(log_path, step, loss.item(), lr_schedule.get_last_lr()[0])
+            log.write({"step": step, "loss": loss.item(), "lr": lr_schedule.get_last_lr()[0]})
         if accelerator.is_main_process and (step % config.sample_every == 0 or step == config.steps):
             save_grid(sample_images(ema.shadow, noise_scheduler.config, 32), out / "samples" / f"step{step:07d}.png")
         if accelerator.is_main_process and (step % config.checkpoint_every == 0 or step == config.steps or out_of_time):
@@ -162,11 +162,3 @@ def pretrain(config: PretrainConfig) -> Path:
         export_model(ema.shadow, noise_scheduler, out / "model")
     return out / "model"
 
-
-def _append_log(path: Path, step: int, loss: float, lr: float) -> None:
-    new = not path.is_file()
-    with open(path, "a", newline="") as handle:
-        writer = csv.writer(handle)
-        if new:
-            writer.writerow(["step", "loss", "lr"])
-        writer.writerow([step, f"{loss:.6f}", f"{lr:.3e}"])
