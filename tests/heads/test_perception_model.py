@@ -145,3 +145,22 @@ def test_bad_task_lists_are_refused():
         PerceptionModel(channels, strides, ["semseg"])
     with pytest.raises(ValueError, match="loss_weights"):
         PerceptionModel(channels, strides, ["depth"], loss_weights={"normal": 1.0})
+
+
+@pytest.mark.parametrize("fuse_stride", [1, 2, 4, 8])
+def test_every_fuse_stride_predicts_at_the_image_size_and_round_trips(fuse_stride):
+    channels, strides = CONFIGS[0]
+    model = tiny_model(channels, strides, fuse_stride=fuse_stride)
+    preds = model(random_features(channels, strides, (32, 48)), (32, 48))
+    assert preds["semseg"]["logits"].shape == (2, 4, 32, 48)
+    rebuilt = PerceptionModel.from_config(json.loads(json.dumps(model.config())))
+    rebuilt.load_state_dict(model.state_dict())
+    assert rebuilt.config()["fuse_stride"] == fuse_stride
+
+
+def test_a_detail_map_of_the_wrong_width_names_the_setting():
+    from diff2in1.heads import DepthHead, Fused
+
+    head = DepthHead(in_channels=8, mid_channels=16)
+    with pytest.raises(ValueError, match="detail_channels=16"):
+        head(Fused(torch.rand(1, 8, 4, 4), torch.rand(1, 8, 16, 16)), (16, 16))

@@ -33,10 +33,6 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "resume restarts two random streams: training/sources.py BatchSource._orders ignores start_step "
-    "(the cached batch order starts again at epoch 0) and BatchSource.generator (flips) is re-seeded, "
-    "not restored"))
 def test_resumed_run_repeats_the_uninterrupted_one(rooms32: Path, tiny_pixel_path: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A run stopped after its step-4 save and resumed logs the losses of a run that never stopped."""

@@ -68,11 +68,19 @@ def test_one_unet_pass_per_step_for_real_and_synthetic(warm, monkeypatch):
     assert calls == [4, 4, 4]
 
 
-def test_confidence_threshold_drops_uncertain_synthetic_pixels():
-    model = PerceptionModel([8], [1], ["normal", "semseg"], num_classes=3, channels=8)
+def test_confidence_drop_masks_the_least_confident_synthetic_pixels():
+    model = PerceptionModel([8], [1], ["normal", "depth", "semseg"], num_classes=3, channels=8)
     features = [torch.randn(2, 8, 8, 8)]
-    keep_all = label_with(model, features, (8, 8), confidence_threshold=0.0)
-    strict = label_with(model, features, (8, 8), confidence_threshold=1e6)
-    assert keep_all["mask"]["normal"].all() and keep_all["mask"]["semseg"].all()
-    assert not strict["mask"]["normal"].any() and not strict["mask"]["semseg"].any()
+    keep_all = label_with(model, features, (8, 8), confidence_drop=0.0)
+    assert all(keep_all["mask"][t].all() for t in ("normal", "depth", "semseg"))
     assert keep_all["normal"].shape == (2, 3, 8, 8) and keep_all["semseg"].dtype == torch.int64
+    half = label_with(model, features, (8, 8), confidence_drop=0.5)
+    with torch.no_grad():
+        confidences = model.confidences(model(features, (8, 8)))
+    for task in ("normal", "semseg"):
+        kept = half["mask"][task]
+        assert abs(kept.float().mean().item() - 0.5) < 0.1
+        assert confidences[task][kept].min() >= confidences[task][~kept].max()
+    assert half["mask"]["depth"].all()  # no confidence: nothing dropped
+    with pytest.raises(ValueError, match="confidence_drop"):
+        label_with(model, features, (8, 8), confidence_drop=1.0)

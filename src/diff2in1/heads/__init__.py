@@ -1,6 +1,6 @@
 """Trained part of the perception model: feature aggregator, task heads and pictures of their outputs."""
 
-from .aggregator import FeatureAggregator
+from .aggregator import FeatureAggregator, Fused
 from .base import TaskHead
 from .depth import DepthHead, silog_loss
 from .model import PerceptionModel
@@ -10,6 +10,7 @@ from .segmentation import SegmentationHead
 __all__ = [
     "DepthHead",
     "FeatureAggregator",
+    "Fused",
     "NormalHead",
     "PerceptionModel",
     "SegmentationHead",

@@ -7,26 +7,44 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .aggregator import Fused, as_fused
 from .blocks import conv_norm_act
 
 
 class UpsampleDecoder(nn.Module):
-    """Conv stack at feature resolution -> bilinear upsampling to the image size -> conv stack there.
+    """3x3 conv at the coarse resolution -> 1x1 to ``mid_channels`` -> add the detail map -> per-pixel MLP.
 
-    The stack at full resolution is narrow (``mid_channels``) because it runs on H x W pixels.
+    The coarse map is upsampled to the detail map's size (when the aggregator made one) and the MLP's
+    output to the image size, both bilinearly. Only 1x1 convs run at fine resolution, so the head's
+    cost stays small next to the UNet's.
     """
 
     def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None) -> None:
         super().__init__()
-        mid = mid_channels if mid_channels is not None else max(in_channels // 4, 16)
+        self.mid_channels = default_mid_channels(in_channels) if mid_channels is None else int(mid_channels)
+        mid = self.mid_channels
         self.before = nn.Sequential(conv_norm_act(in_channels, in_channels), nn.Conv2d(in_channels, mid, 1))
-        self.after = nn.Sequential(conv_norm_act(mid, mid), nn.Conv2d(mid, out_channels, 1))
+        self.after = nn.Sequential(nn.SiLU(), nn.Conv2d(mid, mid, 1), nn.SiLU(), nn.Conv2d(mid, out_channels, 1))
 
-    def forward(self, fused: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
-        """B x in_channels x h x w -> B x out_channels x H x W with (H, W) = ``out_size``."""
-        x = self.before(fused)
-        x = F.interpolate(x, size=tuple(out_size), mode="bilinear", align_corners=False)
-        return self.after(x)
+    def forward(self, fused: Fused | torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+        """``Fused`` (or a bare B x in_channels x h x w map) -> B x out_channels x H x W, (H, W) = ``out_size``."""
+        coarse, detail = as_fused(fused)
+        x = self.before(coarse)
+        if detail is not None:
+            if detail.shape[1] != self.mid_channels:
+                raise ValueError(f"UpsampleDecoder: detail map has {detail.shape[1]} channels, the head expects "
+                                 f"mid_channels={self.mid_channels}; build the aggregator with detail_channels="
+                                 f"{self.mid_channels}")
+            x = F.interpolate(x, size=detail.shape[-2:], mode="bilinear", align_corners=False) + detail
+        x = self.after(x)
+        if tuple(x.shape[-2:]) != tuple(out_size):
+            x = F.interpolate(x, size=tuple(out_size), mode="bilinear", align_corners=False)
+        return x
+
+
+def default_mid_channels(in_channels: int) -> int:
+    """Width of the heads' fine-resolution part (and of the aggregator's detail map)."""
+    return max(in_channels // 4, 16)
 
 
 def check_mask(mask: torch.Tensor, like: torch.Tensor, where: str) -> torch.Tensor:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ..tasks import DEPTH
+from .aggregator import Fused
 from .base import TaskHead, UpsampleDecoder, check_mask, zero_loss
 from .pictures import depth_to_rgb
 
@@ -37,7 +38,7 @@ class DepthHead(TaskHead):
     Args:
         max_depth: largest depth the head can predict, metres (10 for NYUv2 rooms).
         in_channels: channels of the fused feature map.
-        mid_channels: channels of the full-resolution conv stack (default max(in_channels // 4, 16)).
+        mid_channels: channels of the fine-resolution part (default max(in_channels // 4, 16)).
     """
 
     task = DEPTH
@@ -51,7 +52,7 @@ class DepthHead(TaskHead):
         self.max_depth = float(max_depth)
         self.decoder = UpsampleDecoder(in_channels, 1, mid_channels)
 
-    def forward(self, fused: torch.Tensor, out_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+    def forward(self, fused: Fused | torch.Tensor, out_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """B x in_channels x h x w -> {"depth": Bx1xHxW metres in (0, max_depth)}, (H, W) = out_size."""
         return {"depth": self.max_depth * torch.sigmoid(self.decoder(fused, out_size))}
 

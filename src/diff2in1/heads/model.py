@@ -11,7 +11,7 @@ from torch import nn
 
 from ..tasks import DEPTH, NORMAL, SEMSEG, check_tasks
 from .aggregator import FeatureAggregator
-from .base import TaskHead
+from .base import TaskHead, default_mid_channels
 from .depth import DepthHead
 from .normal import NormalHead
 from .segmentation import SegmentationHead
@@ -28,6 +28,8 @@ class PerceptionModel(nn.Module):
         channels: channels of the fused feature map.
         max_depth: largest depth the depth head can predict, metres.
         loss_weights: optional weight per task in the total loss (default 1 for each).
+        fuse_stride: the aggregator fuses feature maps of this stride and coarser with 3x3 convs; finer
+            ones reach the heads through 1x1 projections only (1 = 3x3 convs at every stride, slow).
 
     A checkpoint is ``state_dict()`` (safetensors) plus ``config()`` (JSON); ``from_config`` rebuilds it.
     """
@@ -41,6 +43,7 @@ class PerceptionModel(nn.Module):
         channels: int = 128,
         max_depth: float = 10.0,
         loss_weights: dict[str, float] | None = None,
+        fuse_stride: int = 4,
     ) -> None:
         super().__init__()
         self.tasks = check_tasks(tasks, where="PerceptionModel")
@@ -63,21 +66,23 @@ class PerceptionModel(nn.Module):
             "channels": int(channels),
             "max_depth": float(max_depth),
             "loss_weights": {t: float(w) for t, w in (loss_weights or {}).items()},
+            "fuse_stride": int(fuse_stride),
         }
         self.loss_weights = {t: float((loss_weights or {}).get(t, 1.0)) for t in self.tasks}
-        self.aggregator = FeatureAggregator(feature_channels, feature_strides, channels)
+        mid = default_mid_channels(channels)
+        self.aggregator = FeatureAggregator(feature_channels, feature_strides, channels, fuse_stride, mid)
         self.heads = nn.ModuleDict(
-            {t: self._make_head(t, channels, num_classes, max_depth) for t in self.tasks}
+            {t: self._make_head(t, channels, mid, num_classes, max_depth) for t in self.tasks}
         )
 
     @staticmethod
-    def _make_head(task: str, channels: int, num_classes: int | None, max_depth: float) -> TaskHead:
+    def _make_head(task: str, channels: int, mid: int, num_classes: int | None, max_depth: float) -> TaskHead:
         if task == NORMAL:
-            return NormalHead(in_channels=channels)
+            return NormalHead(in_channels=channels, mid_channels=mid)
         if task == DEPTH:
-            return DepthHead(max_depth, in_channels=channels)
+            return DepthHead(max_depth, in_channels=channels, mid_channels=mid)
         assert task == SEMSEG and num_classes is not None
-        return SegmentationHead(num_classes, in_channels=channels)
+        return SegmentationHead(num_classes, in_channels=channels, mid_channels=mid)
 
     def config(self) -> dict[str, Any]:
         """JSON-serialisable constructor arguments."""

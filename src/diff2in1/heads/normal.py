@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..tasks import NORMAL
+from .aggregator import Fused
 from .base import TaskHead, UpsampleDecoder, check_mask, zero_loss
 from .pictures import normal_to_rgb
 
@@ -46,7 +47,7 @@ class NormalHead(TaskHead):
 
     Args:
         in_channels: channels of the fused feature map.
-        mid_channels: channels of the full-resolution conv stack (default max(in_channels // 4, 16)).
+        mid_channels: channels of the fine-resolution part (default max(in_channels // 4, 16)).
         min_kappa: lower bound of kappa, keeps the NLL's gradient bounded on hard pixels.
     """
 
@@ -59,7 +60,7 @@ class NormalHead(TaskHead):
         self.min_kappa = float(min_kappa)
         self.decoder = UpsampleDecoder(in_channels, 4, mid_channels)
 
-    def forward(self, fused: torch.Tensor, out_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+    def forward(self, fused: Fused | torch.Tensor, out_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """B x in_channels x h x w -> {"normal": Bx3xHxW unit, "kappa": Bx1xHxW > 0}, (H, W) = out_size."""
         out = self.decoder(fused, out_size)
         normal = F.normalize(out[:, :3], dim=1, eps=1e-6)

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..tasks import IGNORE_INDEX, SEMSEG
+from .aggregator import Fused
 from .base import TaskHead, UpsampleDecoder, check_mask, zero_loss
 from .pictures import semseg_to_rgb
 
@@ -19,7 +20,7 @@ class SegmentationHead(TaskHead):
     Args:
         num_classes: number of classes (labels 0 .. num_classes-1; 255 = ignore).
         in_channels: channels of the fused feature map.
-        mid_channels: channels of the full-resolution conv stack (default max(in_channels // 4, 16)).
+        mid_channels: channels of the fine-resolution part (default max(in_channels // 4, 16)).
     """
 
     task = SEMSEG
@@ -33,7 +34,7 @@ class SegmentationHead(TaskHead):
         self.num_classes = int(num_classes)
         self.decoder = UpsampleDecoder(in_channels, self.num_classes, mid_channels)
 
-    def forward(self, fused: torch.Tensor, out_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+    def forward(self, fused: Fused | torch.Tensor, out_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """B x in_channels x h x w -> {"logits": BxCxHxW, "semseg": BxHxW int64}, (H, W) = out_size."""
         logits = self.decoder(fused, out_size)
         return {"logits": logits, "semseg": logits.argmax(dim=1)}

@@ -68,7 +68,7 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
         rows.append(("improve", f"{improve.get('steps')} steps, batch {improve.get('batch_size')}, lr {improve.get('lr')}, "
                                 f"real fraction {improve.get('real_fraction')}, EMA rate {improve.get('ema_decay')} every "
                                 f"{improve.get('ema_every')} step(s), synthetic labels: {improve.get('labels')}, "
-                                f"confidence threshold {improve.get('confidence_threshold')}{online}"))
+                                f"least-confident share dropped {improve.get('confidence_drop')}{online}"))
     return rows
 
 

@@ -82,6 +82,11 @@ def _jitter(image: torch.Tensor, strength: float, generator: torch.Generator | N
     return (image * factor()).clamp(0, 1)  # brightness
 
 
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The random stream of one training step: a resumed run draws what an uninterrupted one drew."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
 def augment_batch(batch: dict[str, Any], aug: Augmentation, generator: torch.Generator | None = None) -> dict[str, Any]:
     """Augment a collated batch in place (and return it). Images Bx3xHxW in [0, 1].
 

@@ -37,7 +37,8 @@ class ImproveConfig(WarmupConfig):
                          choices=["theta_c", "stored"])
     ema_decay: float = option(0.998, "θC keep rate (1 = θC stays the warm-up model)")
     ema_every: int = option(1, "update θC every k steps")
-    confidence_threshold: float = option(0.0, "drop synthetic pixels whose θC confidence is below this (0 = keep all)")
+    confidence_drop: float = option(0.0, "mask out this share of each task's synthetic pixels, those θC is least "
+                                         "confident about (0 = keep all)")
     recreate_every: int = option(0, "online creation: re-create the synthetic images with θC every N steps (0 = off)")
     t_star: int = option(600, "online creation: noise timestep t*")
     creation_steps: int = option(50, "online creation: DDIM schedule length")
@@ -53,12 +54,13 @@ def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionMod
     return model.to(run.accelerator.device), ema
 
 
-def _synthetic_pool(run: HeadTraining, config: ImproveConfig) -> SyntheticPool | None:
+def _synthetic_pool(run: HeadTraining, config: ImproveConfig, start_step: int) -> SyntheticPool | None:
     if config.real_fraction >= 1.0:
         return None
     created = open_split("folder", config.synthetic, "train", run.tasks, run.backbone.sample_size)
     batch = load_all(created)
-    return SyntheticPool(run.backbone, batch, run.augmentation, config.seed, config.cache_features, config.progress)
+    return SyntheticPool(run.backbone, batch, run.augmentation, config.seed, config.cache_features, config.progress,
+                         start_step)
 
 
 def _recreate(run: HeadTraining, pool: SyntheticPool, creation: PerceptionModel, config: ImproveConfig, round_: int) -> None:
@@ -96,7 +98,7 @@ def _mixed_batch(run: HeadTraining, real_source, pool: SyntheticPool | None, cre
         real_feats, syn_feats = [f[: len(real["image"])] for f in both], [f[len(real["image"]) :] for f in both]
     size = tuple(real["image"].shape[-2:])
     if config.labels == "theta_c":
-        syn.update(label_with(creation, syn_feats, size, config.confidence_threshold))
+        syn.update(label_with(creation, syn_feats, size, config.confidence_drop))
     batch = {"image": torch.cat([real["image"], syn["image"]]), "mask": {}}
     for task in run.tasks:
         batch[task] = torch.cat([real[task], syn[task]])
@@ -115,7 +117,7 @@ def train_improve(config: ImproveConfig) -> Path:
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup)
     step = resume_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule) if config.resume else 0
     ema.shadow.to(run.accelerator.device)
-    real_source, pool = run.source(run.train_set, step), _synthetic_pool(run, config)
+    real_source, pool = run.source(run.train_set, step), _synthetic_pool(run, config, step)
     log, eval_log = CsvLog(out / "log.csv"), CsvLog(out / "eval.csv")
     bar = tqdm(total=config.steps, initial=step, desc="improve", disable=not config.progress)
     start = time.time()

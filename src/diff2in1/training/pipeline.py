@@ -18,7 +18,7 @@ from .improve import ImproveConfig
 from .warmup import WarmupConfig
 
 SHARED_KEYS = ("data", "dataset", "tasks", "backbone", "backbone_kind", "timestep", "num_labelled", "labelled_seed",
-               "seed", "batch_size", "channels", "flip", "cache_features", "eval_split", "val_fraction",
+               "seed", "batch_size", "channels", "fuse_stride", "flip", "cache_features", "eval_split", "val_fraction",
                "mixed_precision", "progress")
 
 

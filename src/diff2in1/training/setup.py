@@ -59,6 +59,19 @@ def labelled_subsets(dataset: Dataset, num_labelled: int, val_fraction: float, s
     return train, (Subset(dataset, order[:num_val]) if num_val else None)
 
 
+def unlabelled_subset(dataset: Dataset, num_labelled: int, seed: int, limit: int = 250) -> Subset:
+    """Up to ``limit`` training images outside the labelled subset of ``labelled_subsets`` (same seed).
+
+    In a limited-label benchmark on a fully labelled set, these give a validation split carved from
+    train that leaves the labelled images (and so the training data) untouched: tune on it, not on test.
+    """
+    if not num_labelled or num_labelled >= len(dataset):
+        raise ValueError(f"eval split 'unlabelled' needs --num-labelled below the {len(dataset)} training images "
+                         f"(got {num_labelled}); use --eval-split val with --val-fraction otherwise")
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+    return Subset(dataset, order[num_labelled : num_labelled + limit])
+
+
 def open_split(name: str, root: str, split: str, tasks: list[str] | None, size: int) -> Dataset:
     dataset = open_dataset(name, root, split, tasks=tasks)
     wrapped = Resized(dataset, size)

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..backbones import DiffusionBackbone
-from .augment import Augmentation, augment_batch, cacheable
+from .augment import Augmentation, augment_batch, cacheable, step_generator
 from .feature_cache import FeatureCache
 from .setup import collate, endless_batches, features_of, to_device
 
@@ -57,7 +57,7 @@ class BatchSource:
     def __init__(self, backbone: DiffusionBackbone, dataset: Dataset, augmentation: Augmentation, seed: int,
                  cache: bool = True, cache_dir: str | None = None, progress: bool = True, start_step: int = 0):
         self.backbone, self.augmentation = backbone, augmentation
-        self.generator = torch.Generator().manual_seed(seed)
+        self.calls = start_step  # augmentation draws are seeded per call, so a resumed run repeats them
         self.cache: FeatureCache | None = None
         if cache and not cacheable(augmentation):
             warnings.warn("feature cache skipped: random crops and colour jitter change the features; "
@@ -92,7 +92,8 @@ class BatchSource:
             if size not in self._streams:
                 self._streams[size] = endless_batches(self.dataset, size, self.seed, self.start_step)
             batch = to_device(next(self._streams[size]), self.backbone.device)
-        return augment_batch(batch, self.augmentation, self.generator)
+        self.calls += 1
+        return augment_batch(batch, self.augmentation, step_generator(self.seed, self.calls - 1))
 
     def features(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         if self.cache is not None:

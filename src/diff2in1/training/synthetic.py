@@ -13,7 +13,7 @@ import torch
 
 from ..backbones import DiffusionBackbone
 from ..heads import PerceptionModel
-from .augment import Augmentation, augment_batch
+from .augment import Augmentation, augment_batch, step_generator
 from .feature_cache import FeatureCache
 from .setup import to_device
 from .sources import take
@@ -23,10 +23,9 @@ class SyntheticPool:
     """Created samples held in memory (images in [0, 1], captions, optional stored labels)."""
 
     def __init__(self, backbone: DiffusionBackbone, batch: dict[str, Any], augmentation: Augmentation, seed: int,
-                 cache: bool, progress: bool = True):
+                 cache: bool, progress: bool = True, start_step: int = 0):
         self.backbone, self.augmentation, self.use_cache, self.progress = backbone, augmentation, cache, progress
-        self.generator = torch.Generator().manual_seed(seed + 1)
-        self.order = torch.Generator().manual_seed(seed + 2)
+        self.seed, self.calls = seed, start_step  # draws seeded per call: a resumed run repeats them
         self.cache: FeatureCache | None = None
         self.replace(batch)
 
@@ -43,9 +42,10 @@ class SyntheticPool:
         return len(self.batch["image"])
 
     def next(self, size: int) -> dict[str, Any]:
-        indices = torch.randint(0, len(self), (size,), generator=self.order)
+        self.calls += 1
+        indices = torch.randint(0, len(self), (size,), generator=step_generator(self.seed + 2, self.calls - 1))
         batch = to_device(take(self.batch, indices), self.backbone.device)
-        return augment_batch(batch, self.augmentation, self.generator)
+        return augment_batch(batch, self.augmentation, step_generator(self.seed + 1, self.calls - 1))
 
     def features(self, batch: dict[str, Any]) -> list[torch.Tensor] | None:
         return self.cache.get(batch["index"], batch.get("flipped")) if self.cache is not None else None
@@ -53,8 +53,15 @@ class SyntheticPool:
 
 @torch.no_grad()
 def label_with(model: PerceptionModel, features: list[torch.Tensor], out_size: tuple[int, int],
-               confidence_threshold: float = 0.0) -> dict[str, Any]:
-    """θC's labels for synthetic samples, with validity masks (low-confidence pixels dropped if asked)."""
+               confidence_drop: float = 0.0) -> dict[str, Any]:
+    """θC's labels for synthetic samples, with validity masks.
+
+    ``confidence_drop`` in [0, 1): the share of each task's pixels in the batch, the least confident by θC,
+    masked out. A share rather than a threshold because the confidences have no common scale (normal κ
+    in [0, ∞), segmentation's top softmax probability in [0, 1]). Tasks without confidence keep all.
+    """
+    if not 0.0 <= confidence_drop < 1.0:
+        raise ValueError(f"confidence_drop must be in [0, 1), got {confidence_drop}")
     was_training = model.training
     model.eval()
     preds = model(features, out_size)
@@ -64,7 +71,10 @@ def label_with(model: PerceptionModel, features: list[torch.Tensor], out_size: t
     labels["mask"] = {}
     for task in model.tasks:
         mask = torch.ones(labels[task].shape[0], *out_size, dtype=torch.bool, device=features[0].device)
-        if confidence_threshold > 0 and confidences.get(task) is not None:
-            mask = confidences[task] >= confidence_threshold
+        confidence = confidences.get(task)
+        if confidence_drop > 0 and confidence is not None:
+            flat = confidence.float().flatten()
+            threshold = flat.kthvalue(max(1, int(confidence_drop * flat.numel()))).values
+            mask = confidence > threshold
         labels["mask"][task] = mask
     return labels

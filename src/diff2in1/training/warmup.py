@@ -23,6 +23,7 @@ from .setup import (
     labelled_subsets,
     open_backbone,
     open_split,
+    unlabelled_subset,
 )
 from .sources import BatchSource
 
@@ -45,12 +46,14 @@ class WarmupConfig:
     weight_decay: float = option(1e-4, "AdamW weight decay")
     lr_warmup: int = option(50, "linear learning-rate warm-up steps")
     channels: int = option(64, "width of the aggregator and heads")
+    fuse_stride: int = option(4, "3x3 fusion at feature strides >= this; finer maps through 1x1 only (1 = all, slow)")
     max_depth: float = option(10.0, "depth head range in metres")
     flip: bool = option(True, "random horizontal flips (normals' x negated)")
     crop_min_scale: float = option(1.0, "random resized crop: smallest side fraction (1 = off)")
     jitter: float = option(0.0, "colour jitter strength (0 = off)")
     eval_every: int = option(0, "evaluate on the evaluation split every N steps (0 = only at the end)")
-    eval_split: str = option("test", "split for periodic and final evaluation ('val' = the held-out part of train)")
+    eval_split: str = option("test", "split for periodic and final evaluation: test, 'val' (the held-out part of the "
+                             "labelled images) or 'unlabelled' (up to 250 training images outside --num-labelled)")
     checkpoint_every: int = option(500, "save a resumable state every N steps")
     resume: bool = option(False, "continue from out/train_state if it exists")
     cache_features: bool = option(True, "compute each image's features once (frozen backbone; flips only)")
@@ -75,8 +78,12 @@ class HeadTraining:
         self.num_classes, self.classes = full.num_classes, full.classes
         self.train_set, self.val_set = labelled_subsets(full, config.num_labelled, config.val_fraction, config.labelled_seed)
         self.train_set.num_classes = full.num_classes
-        self.eval_set = self.val_set if config.eval_split == "val" else open_split(
-            config.dataset, config.data, config.eval_split, self.tasks, size)
+        if config.eval_split == "val":
+            self.eval_set = self.val_set
+        elif config.eval_split == "unlabelled":
+            self.eval_set = unlabelled_subset(full, config.num_labelled, config.labelled_seed)
+        else:
+            self.eval_set = open_split(config.dataset, config.data, config.eval_split, self.tasks, size)
         if self.eval_set is not None:
             self.eval_set.num_classes = full.num_classes
         self.augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
@@ -89,7 +96,8 @@ class HeadTraining:
         torch.manual_seed(self.config.seed)
         return PerceptionModel(self.backbone.feature_channels, self.backbone.feature_strides, self.tasks,
                                num_classes=self.num_classes if "semseg" in self.tasks else None,
-                               channels=self.config.channels, max_depth=self.config.max_depth)
+                               channels=self.config.channels, max_depth=self.config.max_depth,
+                               fuse_stride=self.config.fuse_stride)
 
     def info(self) -> dict[str, Any]:
         return {"tasks": self.tasks, "classes": self.classes, "dataset": self.config.dataset, "data": self.config.data,
