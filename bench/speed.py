@@ -98,6 +98,7 @@ class SpeedConfig:
     t_star: int = option(600, "creation noise timestep")
     real_fraction: float = option(0.5, "share of real samples in an improve batch")
     channels: int = option(64, "aggregator / head width (the warm-up default)")
+    fuse_stride: int = option(4, "aggregator's 3x3 fusion at feature strides >= this (the warm-up default)")
     repeats: int = option(3, "timed runs per measurement; the median is reported")
     precision: str = option("fp32", "autocast dtype for the UNet and the heads", choices=["fp32", "bf16", "fp16"])
     channels_last: bool = option(False, "channels_last memory format for the UNet (and VAE) and the heads")
@@ -210,7 +211,7 @@ def make_backbone(config: SpeedConfig, device: torch.device, folder: Path) -> Di
 
 def make_head(config: SpeedConfig, backbone: DiffusionBackbone) -> tuple[PerceptionModel, torch.optim.Optimizer]:
     model = PerceptionModel(backbone.feature_channels, backbone.feature_strides, TASKS, num_classes=len(CLASSES),
-                            channels=config.channels).to(backbone.device)
+                            channels=config.channels, fuse_stride=config.fuse_stride).to(backbone.device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
     if config.compile:
