@@ -46,6 +46,9 @@ def one_seed(work: Path, labelled: int, seed: int, data: str) -> dict[str, dict]
     base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
     base.shared.update({"num_labelled": labelled, "seed": seed, "data": data, "progress": False})
     warmup, create, improve = stage_configs(base)
+    # Features of a frozen backbone depend only on the image: every variant and seed reads them from disk.
+    features = str(work / "features")
+    warmup, improve = replace(warmup, cache_dir=features), replace(improve, cache_dir=features)
     if not (Path(warmup.out) / "metrics.json").is_file():
         train_warmup(warmup)
     # The created images do not depend on the seed's head (labels are re-predicted), so one set per L.

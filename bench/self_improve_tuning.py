@@ -60,13 +60,14 @@ def run_trial(work: Path, labelled: int, seed: int, data: str, name: str) -> dic
     base.shared.update({"num_labelled": labelled, "seed": seed, "data": data, "progress": False,
                         "eval_split": "unlabelled"})
     warmup, create, improve = stage_configs(base)
-    warmup = replace(warmup, **warm_over, out=str(folder / f"warmup-{_key(warm_over)}"))
+    features = str(work / "features")  # frozen-backbone features, shared by every trial
+    warmup = replace(warmup, **warm_over, cache_dir=features, out=str(folder / f"warmup-{_key(warm_over)}"))
     if not (Path(warmup.out) / "metrics.json").is_file():
         train_warmup(warmup)
     checkpoint = str(Path(warmup.out) / "checkpoint")
     create = replace(create, **create_over, checkpoint=checkpoint, progress=False,
                      out=str(folder / f"synthetic-{_key(create_over)}-warmup-{_key(warm_over)}"))
-    config = replace(improve, **improve_over, warmup=checkpoint, synthetic=create.out, out=str(folder / name))
+    config = replace(improve, **improve_over, cache_dir=features, warmup=checkpoint, synthetic=create.out, out=str(folder / name))
     if config.real_fraction < 1.0:
         create_dataset(create)
     if not (Path(config.out) / "metrics.json").is_file():

@@ -98,18 +98,18 @@ def test_speed_cache_key_changes_with_image_weights_and_timestep(tiny_pixel_path
 
 
 def test_speed_folder_cache_is_reused_and_misses_on_a_changed_backbone(tiny_pixel_path, backbone, images, tmp_path):
-    first = FeatureCache(backbone, folder=tmp_path).build(images, progress=False)
-    assert first.hits == 0 and len(list(tmp_path.glob("*.safetensors"))) == NUM_IMAGES
+    first = FeatureCache(backbone, folder=tmp_path).build(images, progress=False, eager=True)
+    assert first.hits == 0 and len(list(tmp_path.glob("*.safetensors"))) == 2 * NUM_IMAGES  # image and mirror
 
     second = FeatureCache(backbone, folder=tmp_path).build(images, progress=False)
-    assert second.hits == NUM_IMAGES
+    assert second.hits == 2 * NUM_IMAGES
     indices, flipped = torch.arange(NUM_IMAGES), torch.arange(NUM_IMAGES) % 2 == 1
     for a, b in zip(first.get(indices, flipped), second.get(indices, flipped)):
         assert torch.equal(a, b)
 
     changed = images.clone()
     changed[0] = 1 - changed[0]
-    assert FeatureCache(backbone, folder=tmp_path).build(changed, progress=False).hits == NUM_IMAGES - 1
+    assert FeatureCache(backbone, folder=tmp_path).build(changed, progress=False).hits == 2 * (NUM_IMAGES - 1)
 
     retrained = load_backbone("pixel", tiny_pixel_path)
     with torch.no_grad():
@@ -123,3 +123,19 @@ def test_cache_key_follows_the_caption():
     image = torch.rand(3, 8, 8)
     assert entry_key(image, "fp", 0, "a room") != entry_key(image, "fp", 0, "a red room")
     assert entry_key(image, "fp", 0, "a room") == entry_key(image, "fp", 0, "a room")
+
+
+def test_lazy_cache_runs_the_unet_only_for_what_is_asked_and_matches_the_eager_one(backbone, images, monkeypatch):
+    eager = FeatureCache(backbone).build(images, progress=False, eager=True)
+    calls = []
+    original = backbone.extract_features
+    monkeypatch.setattr(backbone, "extract_features", lambda x, **kw: calls.append(len(x)) or original(x, **kw))
+    lazy = FeatureCache(backbone).build(images, progress=False)
+    assert calls == []
+    indices, flipped = torch.tensor([1, 4, 1]), torch.tensor([True, False, True])
+    first = lazy.get(indices, flipped)
+    assert sorted(calls) == [1, 1] and int(lazy.done.sum()) == 2  # (4, plain) and (1, mirror), once each
+    assert lazy.get(indices, flipped) and sorted(calls) == [1, 1]  # served from memory the second time
+    # t_p noise differs between the two builds' UNet passes; fp16 storage on top
+    for a, b in zip(first, eager.get(indices, flipped)):
+        assert torch.allclose(a, b, atol=5e-2 * float(b.abs().max()))

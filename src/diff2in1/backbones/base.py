@@ -193,7 +193,7 @@ class DiffusionBackbone(nn.Module, ABC):
         images: torch.Tensor,
         timestep: int | None = None,
         captions: list[str] | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
     ) -> list[torch.Tensor]:
         """Perception features of images (paper, section 1): encode, noise to t_p, one UNet pass.
 
@@ -201,7 +201,7 @@ class DiffusionBackbone(nn.Module, ABC):
             images: Bx3xHxW in [-1, 1]; H and W multiples of the largest feature stride.
             timestep: the noise timestep; default `perception_timestep`.
             captions: B captions for text-conditioned models; None = the empty prompt.
-            generator: makes the noise (hence the features) deterministic.
+            generator: makes the noise (hence the features) deterministic; a list gives one per image.
 
         Returns:
             one Bxc_ixH/s_ixW/s_i map per feature layer (c_i, s_i from `feature_channels`, `feature_strides`).
@@ -253,7 +253,7 @@ class DiffusionBackbone(nn.Module, ABC):
         sample: torch.Tensor,
         timesteps: int | torch.Tensor,
         noise: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
     ) -> torch.Tensor:
         """Sample q(z_t | z_0): sqrt(abar_t) z_0 + sqrt(1 - abar_t) noise.
 
@@ -261,7 +261,7 @@ class DiffusionBackbone(nn.Module, ABC):
             sample: z_0, BxCxhxw in model space.
             timesteps: an int or (B,) tensor of training timesteps.
             noise: standard normal noise like ``sample``; drawn (with ``generator``) when None.
-            generator: seeds the drawn noise (a CPU generator works for any device).
+            generator: seeds the drawn noise (a CPU generator works for any device); a list, one per sample.
         """
         if noise is None:
             noise = randn_tensor(sample.shape, generator=generator, device=sample.device, dtype=sample.dtype)

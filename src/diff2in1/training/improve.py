@@ -60,7 +60,7 @@ def _synthetic_pool(run: HeadTraining, config: ImproveConfig, start_step: int) -
     created = open_split("folder", config.synthetic, "train", run.tasks, run.backbone.sample_size)
     batch = load_all(created)
     return SyntheticPool(run.backbone, batch, run.augmentation, config.seed, config.cache_features, config.progress,
-                         start_step)
+                         start_step, config.cache_dir or None)
 
 
 def _recreate(run: HeadTraining, pool: SyntheticPool, creation: PerceptionModel, config: ImproveConfig, round_: int) -> None:

@@ -23,8 +23,9 @@ class SyntheticPool:
     """Created samples held in memory (images in [0, 1], captions, optional stored labels)."""
 
     def __init__(self, backbone: DiffusionBackbone, batch: dict[str, Any], augmentation: Augmentation, seed: int,
-                 cache: bool, progress: bool = True, start_step: int = 0):
+                 cache: bool, progress: bool = True, start_step: int = 0, cache_dir: str | None = None):
         self.backbone, self.augmentation, self.use_cache, self.progress = backbone, augmentation, cache, progress
+        self.cache_dir = cache_dir
         self.seed, self.calls = seed, start_step  # draws seeded per call: a resumed run repeats them
         self.cache: FeatureCache | None = None
         self.replace(batch)
@@ -35,7 +36,7 @@ class SyntheticPool:
         self.batch["index"] = torch.arange(len(batch["image"]))
         if self.use_cache:
             captions = batch.get("caption") if self.backbone.takes_text else None
-            self.cache = FeatureCache(self.backbone, with_flip=self.augmentation.flip).build(
+            self.cache = FeatureCache(self.backbone, self.cache_dir, with_flip=self.augmentation.flip).build(
                 batch["image"], captions, progress=self.progress)
 
     def __len__(self) -> int:
