@@ -4,7 +4,7 @@
 
 Every trial starts from the demo settings (src/diff2in1/configs/demo.yaml) and changes one thing: the
 share of real samples, θC's EMA rate, confidence filtering, t*, images created per source, the length of
-the improve stage or of the warm-up. All are evaluated on the 'unlabelled' split (250 training images
+the improve stage or of the warm-up, and θC labelling from the image and its mirror (a flip ensemble). All are evaluated on the 'unlabelled' split (250 training images
 outside the labelled subset), never on the test split, so the choice they inform is not tuned on test.
 Reported: θC's metrics (θE's as well in the JSON) and each trial's difference to the control that shares
 its warm-up. Results: bench/results/self_improve_tuning.{json,md}. Finished runs in --work are reused.
@@ -35,8 +35,10 @@ TRIALS: dict[str, tuple[dict, dict, dict, str]] = {
     "t_star_800": ({}, {"t_star": 800}, {}, "control"),
     "per_image_4": ({}, {"per_image": 4}, {}, "control"),
     "stored_labels": ({}, {}, {"labels": "stored"}, "control"),
+    "mirror_labels": ({}, {}, {"label_mirror": True}, "control"),
     "long_control": ({}, {}, {"real_fraction": 1.0, "steps": 1200}, "long_control"),
     "long_diff2in1": ({}, {}, {"steps": 1200}, "long_control"),
+    "long_mirror": ({}, {}, {"steps": 1200, "label_mirror": True}, "long_control"),
     "warm_control": ({"steps": 1500}, {}, {"real_fraction": 1.0}, "warm_control"),
     "warm_diff2in1": ({"steps": 1500}, {}, {}, "warm_control"),
 }

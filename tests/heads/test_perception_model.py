@@ -164,3 +164,21 @@ def test_a_detail_map_of_the_wrong_width_names_the_setting():
     head = DepthHead(in_channels=8, mid_channels=16)
     with pytest.raises(ValueError, match="detail_channels=16"):
         head(Fused(torch.rand(1, 8, 4, 4), torch.rand(1, 8, 16, 16)), (16, 16))
+
+
+def test_averaging_with_the_mirror_of_the_same_prediction_changes_nothing():
+    channels, strides = CONFIGS[0]
+    model = tiny_model(channels, strides)
+    with torch.no_grad():
+        preds = model(random_features(channels, strides, (16, 16)), (16, 16))
+    normal = preds["normal"]["normal"].flip(-1)
+    mirrored = {"normal": {"normal": torch.cat([-normal[:, :1], normal[:, 1:]], dim=1),
+                           "kappa": preds["normal"]["kappa"].flip(-1)},
+                "depth": {"depth": preds["depth"]["depth"].flip(-1)},
+                "semseg": {"logits": preds["semseg"]["logits"].flip(-1)}}
+    merged = model.average_with_mirror(preds, mirrored)
+    assert torch.allclose(merged["normal"]["normal"], preds["normal"]["normal"], atol=1e-5)
+    assert torch.allclose(merged["normal"]["kappa"], preds["normal"]["kappa"])
+    assert torch.allclose(merged["depth"]["depth"], preds["depth"]["depth"])
+    assert torch.equal(merged["semseg"]["semseg"], preds["semseg"]["semseg"])
+    assert torch.allclose(merged["semseg"]["logits"].exp(), preds["semseg"]["logits"].softmax(dim=1), atol=1e-5)

@@ -84,3 +84,19 @@ def test_confidence_drop_masks_the_least_confident_synthetic_pixels():
     assert half["mask"]["depth"].all()  # no confidence: nothing dropped
     with pytest.raises(ValueError, match="confidence_drop"):
         label_with(model, features, (8, 8), confidence_drop=1.0)
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_mirror_labels_read_the_mirror_features(warm, monkeypatch, cache):
+    import diff2in1.training.improve as improve_module
+
+    seen = []
+    original = improve_module.label_with
+
+    def recording(model, features, size, drop=0.0, mirror=None):
+        seen.append(mirror is not None and [m.shape for m in mirror] == [f.shape for f in features])
+        return original(model, features, size, drop, mirror)
+
+    monkeypatch.setattr(improve_module, "label_with", recording)
+    train_improve(_config(warm, f"mirror{cache}", label_mirror=True, cache_features=cache))
+    assert seen == [True] * 3

@@ -92,3 +92,7 @@ class TaskHead(nn.Module):
     def to_picture(self, pred: dict[str, torch.Tensor]) -> np.ndarray:
         """BxHxWx3 uint8 picture of the prediction."""
         raise NotImplementedError
+
+    def average_with_mirror(self, pred: dict[str, torch.Tensor], mirrored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Merge a prediction with the prediction on the horizontally mirrored image (a flip ensemble)."""
+        raise NotImplementedError

@@ -84,6 +84,10 @@ class DepthHead(TaskHead):
         """None: this head has no per-pixel confidence."""
         return None
 
+    def average_with_mirror(self, pred: dict[str, torch.Tensor], mirrored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Mean depth of the two views."""
+        return {"depth": (pred["depth"] + mirrored["depth"].flip(-1)) / 2}
+
     def to_picture(self, pred: dict[str, torch.Tensor]) -> np.ndarray:
         """BxHxWx3 uint8, colours fixed to [0, max_depth] so pictures of different images compare."""
         return depth_to_rgb(pred["depth"], vmin=0.0, vmax=self.max_depth)

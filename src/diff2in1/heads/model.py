@@ -154,6 +154,11 @@ class PerceptionModel(nn.Module):
         """{"normal": Bx3xHxW, "depth": Bx1xHxW, "semseg": BxHxW} for the tasks of this model (detached)."""
         return self.labels_from_preds(preds)
 
+    def average_with_mirror(self, preds: dict[str, dict[str, torch.Tensor]],
+                            mirrored: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+        """Every task's prediction merged with its prediction on the mirrored image (a flip ensemble)."""
+        return {task: head.average_with_mirror(preds[task], mirrored[task]) for task, head in self.heads.items()}
+
     def pictures(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, np.ndarray]:
         """{task: BxHxWx3 uint8 picture of the prediction}."""
         return {task: head.to_picture(preds[task]) for task, head in self.heads.items()}

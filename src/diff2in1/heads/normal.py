@@ -96,6 +96,13 @@ class NormalHead(TaskHead):
         """BxHxW kappa, detached."""
         return pred["kappa"].detach()[:, 0]
 
+    def average_with_mirror(self, pred: dict[str, torch.Tensor], mirrored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Mean of the two unit normals (the mirror's x negated back), re-normalised; mean kappa."""
+        back = mirrored["normal"].flip(-1)
+        back = torch.cat([-back[:, :1], back[:, 1:]], dim=1)
+        return {"normal": F.normalize(pred["normal"] + back, dim=1, eps=1e-6),
+                "kappa": (pred["kappa"] + mirrored["kappa"].flip(-1)) / 2}
+
     def to_picture(self, pred: dict[str, torch.Tensor]) -> np.ndarray:
         """BxHxWx3 uint8, rgb = (n + 1) / 2 * 255."""
         return normal_to_rgb(pred["normal"])

@@ -69,6 +69,12 @@ class SegmentationHead(TaskHead):
         """BxHxW maximum softmax probability in (0, 1], detached."""
         return torch.softmax(pred["logits"].detach().float(), dim=1).amax(dim=1)
 
+    def average_with_mirror(self, pred: dict[str, torch.Tensor], mirrored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Mean class probabilities of the two views (returned as log-probabilities in ``logits``)."""
+        probs = (pred["logits"].softmax(dim=1) + mirrored["logits"].flip(-1).softmax(dim=1)) / 2
+        logits = probs.clamp_min(1e-12).log()
+        return {"logits": logits, "semseg": logits.argmax(dim=1)}
+
     def to_picture(self, pred: dict[str, torch.Tensor]) -> np.ndarray:
         """BxHxWx3 uint8 with the fixed class palette."""
         return semseg_to_rgb(pred["semseg"], self.num_classes)

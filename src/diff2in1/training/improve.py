@@ -39,6 +39,8 @@ class ImproveConfig(WarmupConfig):
     ema_every: int = option(1, "update θC every k steps")
     confidence_drop: float = option(0.0, "mask out this share of each task's synthetic pixels, those θC is least "
                                          "confident about (0 = keep all)")
+    label_mirror: bool = option(False, "θC labels each synthetic sample from it and its mirror image, averaged (a flip "
+                                "ensemble: a teacher better than the student's single view; not in the paper)")
     recreate_every: int = option(0, "online creation: re-create the synthetic images with θC every N steps (0 = off)")
     t_star: int = option(600, "online creation: noise timestep t*")
     creation_steps: int = option(50, "online creation: DDIM schedule length")
@@ -98,12 +100,23 @@ def _mixed_batch(run: HeadTraining, real_source, pool: SyntheticPool | None, cre
         real_feats, syn_feats = [f[: len(real["image"])] for f in both], [f[len(real["image"]) :] for f in both]
     size = tuple(real["image"].shape[-2:])
     if config.labels == "theta_c":
-        syn.update(label_with(creation, syn_feats, size, config.confidence_drop))
+        mirror = _mirror_features(run, pool, syn) if config.label_mirror else None
+        syn.update(label_with(creation, syn_feats, size, config.confidence_drop, mirror))
     batch = {"image": torch.cat([real["image"], syn["image"]]), "mask": {}}
     for task in run.tasks:
         batch[task] = torch.cat([real[task], syn[task]])
         batch["mask"][task] = torch.cat([real["mask"][task], syn["mask"][task]])
     return batch, [torch.cat([a, b]) for a, b in zip(real_feats, syn_feats)]
+
+
+def _mirror_features(run: HeadTraining, pool: SyntheticPool, syn: dict[str, Any]) -> list[torch.Tensor]:
+    """Features of the synthetic samples' mirror images: from the cache, or one more UNet pass."""
+    flipped = syn.get("flipped", torch.zeros(len(syn["image"]), dtype=torch.bool))
+    if pool.cache is not None and pool.cache.with_flip:
+        return pool.cache.get(syn["index"], ~flipped.cpu())
+    from .setup import features_of
+
+    return features_of(run.backbone, {"image": syn["image"].flip(-1), "caption": syn["caption"]})
 
 
 def train_improve(config: ImproveConfig) -> Path:

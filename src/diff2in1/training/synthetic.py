@@ -54,18 +54,21 @@ class SyntheticPool:
 
 @torch.no_grad()
 def label_with(model: PerceptionModel, features: list[torch.Tensor], out_size: tuple[int, int],
-               confidence_drop: float = 0.0) -> dict[str, Any]:
+               confidence_drop: float = 0.0, mirror_features: list[torch.Tensor] | None = None) -> dict[str, Any]:
     """θC's labels for synthetic samples, with validity masks.
 
     ``confidence_drop`` in [0, 1): the share of each task's pixels in the batch, the least confident by θC,
     masked out. A share rather than a threshold because the confidences have no common scale (normal κ
     in [0, ∞), segmentation's top softmax probability in [0, 1]). Tasks without confidence keep all.
+    ``mirror_features``: features of the mirrored images; θC's two predictions are then averaged.
     """
     if not 0.0 <= confidence_drop < 1.0:
         raise ValueError(f"confidence_drop must be in [0, 1), got {confidence_drop}")
     was_training = model.training
     model.eval()
     preds = model(features, out_size)
+    if mirror_features is not None:
+        preds = model.average_with_mirror(preds, model(mirror_features, out_size))
     model.train(was_training)
     labels: dict[str, Any] = dict(model.labels_from_preds(preds))
     confidences = model.confidences(preds)
