@@ -100,3 +100,30 @@ def test_mirror_labels_read_the_mirror_features(warm, monkeypatch, cache):
     monkeypatch.setattr(improve_module, "label_with", recording)
     train_improve(_config(warm, f"mirror{cache}", label_mirror=True, cache_features=cache))
     assert seen == [True] * 3
+
+
+def test_online_creation_survives_a_resume(warm, monkeypatch):
+    import csv
+
+    import diff2in1.training.improve as improve_module
+
+    settings = dict(steps=4, recreate_every=2, checkpoint_every=1, creation_steps=4, t_star=500, lr=1e-2)
+    straight = train_improve(_config(warm, "online_straight", **settings))
+    assert (straight / "online" / "round_001.safetensors").is_file()
+
+    save = improve_module.save_train_state
+
+    def save_then_stop(out, modules, optimizer, schedule, step):
+        save(out, modules, optimizer, schedule, step)
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(improve_module, "save_train_state", save_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            train_improve(_config(warm, "online_stopped", **settings))
+    resumed = train_improve(_config(warm, "online_stopped", resume=True, **settings))
+    logs = [list(csv.DictReader(open(run / "log.csv"))) for run in (straight, resumed)]
+    assert [row["step"] for row in logs[1]] == ["1", "2", "3", "4"]
+    for a, b in zip(*logs):
+        assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-4), f"step {a['step']}"

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from ..config import config_to_dict, option
-from ..fileio import write_json, write_yaml
+from ..fileio import load_tensors, save_tensors, write_json, write_yaml
 from ..heads import PerceptionModel
 from .ema import EMA
 from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
@@ -65,8 +65,16 @@ def _synthetic_pool(run: HeadTraining, config: ImproveConfig, start_step: int) -
                          start_step, config.cache_dir or None)
 
 
+def _round_path(config: ImproveConfig, round_: int) -> Path:
+    return Path(config.out) / "online" / f"round_{round_:03d}.safetensors"
+
+
 def _recreate(run: HeadTraining, pool: SyntheticPool, creation: PerceptionModel, config: ImproveConfig, round_: int) -> None:
-    """Online creation: new images from the real labelled ones, made with the current θC."""
+    """Online creation: new images from the real labelled ones, made with the current θC.
+
+    The images are kept as 8-bit (as `create` writes them) in OUT/online/, so a resumed run continues
+    with the very images the interrupted one was training on.
+    """
     from ..creation import create_batch
 
     real = load_all(run.train_set)
@@ -79,7 +87,23 @@ def _recreate(run: HeadTraining, pool: SyntheticPool, creation: PerceptionModel,
                                   num_inference_steps=config.creation_steps, generator=generator)
         parts.append({"image": created.cpu(), "caption": list(real["caption"][start : start + 16]),
                       "id": list(real["id"][start : start + 16])})
-    pool.replace(concat_batches(parts))
+    batch = concat_batches(parts)
+    pixels = (batch["image"].clamp(0, 1) * 255).round().to(torch.uint8)
+    save_tensors(_round_path(config, round_), {"image": pixels})
+    pool.replace({**batch, "image": pixels.float() / 255})
+
+
+def _resume_online_round(run: HeadTraining, pool: SyntheticPool, creation: PerceptionModel, config: ImproveConfig,
+                         step: int) -> None:
+    """The synthetic images of the online round a resumed run is in (re-made only if their file is gone)."""
+    round_ = step // config.recreate_every
+    path = _round_path(config, round_)
+    if not path.is_file():
+        _recreate(run, pool, creation, config, round_)
+        return
+    real = load_all(run.train_set)
+    pool.replace({"image": load_tensors(path)["image"].float() / 255, "caption": list(real["caption"]),
+                  "id": list(real["id"])})
 
 
 def _mixed_batch(run: HeadTraining, real_source, pool: SyntheticPool | None, creation: PerceptionModel,
@@ -131,6 +155,8 @@ def train_improve(config: ImproveConfig) -> Path:
     step = resume_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule) if config.resume else 0
     ema.shadow.to(run.accelerator.device)
     real_source, pool = run.source(run.train_set, step), _synthetic_pool(run, config, step)
+    if pool is not None and config.recreate_every and step > config.recreate_every and step % config.recreate_every:
+        _resume_online_round(run, pool, ema.shadow, config, step)
     log, eval_log = CsvLog(out / "log.csv"), CsvLog(out / "eval.csv")
     bar = tqdm(total=config.steps, initial=step, desc="improve", disable=not config.progress)
     start = time.time()
