@@ -4,7 +4,9 @@
 
 Every trial starts from the demo settings (src/diff2in1/configs/demo.yaml) and changes one thing: the
 share of real samples, θC's EMA rate, confidence filtering, t*, images created per source, the length of
-the improve stage or of the warm-up, and θC labelling from the image and its mirror (a flip ensemble). All are evaluated on the 'unlabelled' split (250 training images
+the improve stage or of the warm-up, and θC labelling from the image and its mirror (a flip ensemble).
+One diagnostic is not Diff-2-in-1: `teacher_wide` labels the synthetic samples with a fixed, wider head
+warmed up on the same labels, to show what better labels on the same created images would buy. All are evaluated on the 'unlabelled' split (250 training images
 outside the labelled subset), never on the test split, so the choice they inform is not tuned on test.
 Reported: θC's metrics (θE's as well in the JSON) and each trial's difference to the control that shares
 its warm-up. Results: bench/results/self_improve_tuning.{json,md}. Finished runs in --work are reused.
@@ -36,6 +38,8 @@ TRIALS: dict[str, tuple[dict, dict, dict, str]] = {
     "per_image_4": ({}, {"per_image": 4}, {}, "control"),
     "stored_labels": ({}, {}, {"labels": "stored"}, "control"),
     "mirror_labels": ({}, {}, {"label_mirror": True}, "control"),
+    # diagnostic: labels from a fixed, better teacher (a 128-wide head warmed up on the same labels)
+    "teacher_wide": ({}, {}, {"teacher": {"channels": 128}}, "control"),
     "long_control": ({}, {}, {"real_fraction": 1.0, "steps": 1200}, "long_control"),
     "long_diff2in1": ({}, {}, {"steps": 1200}, "long_control"),
     "long_mirror": ({}, {}, {"steps": 1200, "label_mirror": True}, "long_control"),
@@ -57,6 +61,7 @@ def run_trial(work: Path, labelled: int, seed: int, data: str, name: str) -> dic
     from diff2in1.training.warmup import train_warmup
 
     warm_over, create_over, improve_over, _ = TRIALS[name]
+    improve_over = dict(improve_over)
     folder = work / f"L{labelled}" / f"s{seed}"
     base = load_run_config(demo_config_path(), out=str(folder))
     base.shared.update({"num_labelled": labelled, "seed": seed, "data": data, "progress": False,
@@ -67,6 +72,11 @@ def run_trial(work: Path, labelled: int, seed: int, data: str, name: str) -> dic
     if not (Path(warmup.out) / "metrics.json").is_file():
         train_warmup(warmup)
     checkpoint = str(Path(warmup.out) / "checkpoint")
+    if isinstance(improve_over.get("teacher"), dict):  # warm up the teacher with these changes, same labels
+        teacher = replace(warmup, **improve_over["teacher"], out=str(folder / f"warmup-{_key(improve_over['teacher'])}"))
+        if not (Path(teacher.out) / "metrics.json").is_file():
+            train_warmup(teacher)
+        improve_over["teacher"] = str(Path(teacher.out) / "checkpoint")
     create = replace(create, **create_over, checkpoint=checkpoint, progress=False,
                      out=str(folder / f"synthetic-{_key(create_over)}-warmup-{_key(warm_over)}"))
     config = replace(improve, **improve_over, cache_dir=features, warmup=checkpoint, synthetic=create.out, out=str(folder / name))
@@ -120,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"trial {name}, seed {seed}", file=sys.stderr, flush=True)
             runs.setdefault(name, {})[str(seed)] = run_trial(work, args.labelled, seed, data, name)
             write_json(path, {"labelled": args.labelled, "split": "unlabelled", "runs": runs,
-                              "trials": {k: TRIALS[k][:3] for k in runs},
+                              "trials": {k: [str(v) for v in TRIALS[k][:3]] for k in runs},
                               "command": "python bench/self_improve_tuning.py " + " ".join(argv or sys.argv[1:])})
     ordered = {name: runs[name] for name in TRIALS if name in runs}
     text = markdown(ordered, args.labelled)

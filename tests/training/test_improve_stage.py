@@ -127,3 +127,21 @@ def test_online_creation_survives_a_resume(warm, monkeypatch):
     assert [row["step"] for row in logs[1]] == ["1", "2", "3", "4"]
     for a, b in zip(*logs):
         assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-4), f"step {a['step']}"
+
+
+def test_a_teacher_checkpoint_labels_the_synthetic_samples_instead_of_theta_c(warm, monkeypatch):
+    import diff2in1.training.improve as improve_module
+
+    labellers = []
+    original = improve_module.label_with
+
+    def recording(model, *args):
+        labellers.append(model)
+        return original(model, *args)
+
+    monkeypatch.setattr(improve_module, "label_with", recording)
+    train_improve(_config(warm, "teacher", teacher=str(warm["checkpoint"]), ema_decay=0.5, lr=1e-2))
+    assert len(labellers) == 3 and len({id(m) for m in labellers}) == 1
+    teacher = labellers[0]
+    start = load_tensors(warm["checkpoint"] / "model.safetensors")
+    assert all(torch.equal(p.cpu(), start[k]) for k, p in teacher.state_dict().items())  # fixed, not the EMA

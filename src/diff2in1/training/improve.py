@@ -41,6 +41,8 @@ class ImproveConfig(WarmupConfig):
                                          "confident about (0 = keep all)")
     label_mirror: bool = option(False, "θC labels each synthetic sample from it and its mirror image, averaged (a flip "
                                 "ensemble: a teacher better than the student's single view; not in the paper)")
+    teacher: str = option("", "diagnostic, not Diff-2-in-1: label the synthetic samples with this fixed perception "
+                          "checkpoint instead of θC (e.g. a wider head), to see what better labels would buy")
     recreate_every: int = option(0, "online creation: re-create the synthetic images with θC every N steps (0 = off)")
     t_star: int = option(600, "online creation: noise timestep t*")
     creation_steps: int = option(50, "online creation: DDIM schedule length")
@@ -157,6 +159,9 @@ def train_improve(config: ImproveConfig) -> Path:
     real_source, pool = run.source(run.train_set, step), _synthetic_pool(run, config, step)
     if pool is not None and config.recreate_every and step > config.recreate_every and step % config.recreate_every:
         _resume_online_round(run, pool, ema.shadow, config, step)
+    labeller = ema.shadow
+    if config.teacher:
+        labeller = load_perception(config.teacher, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
     log, eval_log = CsvLog(out / "log.csv"), CsvLog(out / "eval.csv")
     bar = tqdm(total=config.steps, initial=step, desc="improve", disable=not config.progress)
     start = time.time()
@@ -164,7 +169,7 @@ def train_improve(config: ImproveConfig) -> Path:
         if pool is not None and config.recreate_every and step and step % config.recreate_every == 0:
             _recreate(run, pool, ema.shadow, config, step // config.recreate_every)
         model.train()
-        batch, features = _mixed_batch(run, real_source, pool, ema.shadow, config)
+        batch, features = _mixed_batch(run, real_source, pool, labeller, config)
         with run.accelerator.autocast():
             loss, logs = model.loss(model(features, tuple(batch["image"].shape[-2:])), batch)
         run.accelerator.backward(loss)
