@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import add_dataclass_arguments, config_from_args
-from ..training.improve import ImproveConfig
+from ..training.configs import ImproveConfig
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 from ..config import add_dataclass_arguments, config_from_args
 from ..tasks import check_tasks
-from ..training.warmup import WarmupConfig
+from ..training.configs import WarmupConfig
 
 
 def _run(args: argparse.Namespace) -> int:

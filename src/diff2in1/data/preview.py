@@ -9,9 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..config import option
-from ..heads.pictures import depth_to_rgb, normal_to_rgb, semseg_palette, semseg_to_rgb
 from ..tasks import DEPTH, NORMAL, SEMSEG
-from .dataset import LayoutDataset
 
 TILE_NAMES = {"image": "image", DEPTH: "depth (bright = near)", NORMAL: "normals", SEMSEG: "classes"}
 GAP = 8  # white pixels between columns of samples
@@ -56,6 +54,8 @@ def _text_strip(lines: list[str], width: int, font: ImageFont.ImageFont, line_he
 
 
 def _tiles(item: dict, num_classes: int) -> dict[str, np.ndarray]:
+    from ..heads.pictures import depth_to_rgb, normal_to_rgb, semseg_to_rgb  # torch: not when parsing options
+
     tiles = {"image": (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)}
     if DEPTH in item:
         tiles[DEPTH] = depth_to_rgb(item[DEPTH][0].numpy(), mask=item["mask"][DEPTH].numpy())
@@ -73,6 +73,8 @@ def _panel(tiles: dict[str, np.ndarray], caption: str, scale: int, font: ImageFo
 
 
 def _legend(classes: list[str], width: int, font: ImageFont.ImageFont, line_height: int = 16) -> np.ndarray:
+    from ..heads.pictures import semseg_palette
+
     """'classes: <swatch> floor <swatch> wall ...', flowing onto more lines when wider than ``width``."""
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     entries = [("classes:", None)] + list(zip(classes, semseg_palette(len(classes))))
@@ -107,6 +109,8 @@ def _stack(pictures: list[np.ndarray], axis: int, gap: int = 0) -> np.ndarray:
 
 
 def write_preview(config: PreviewConfig) -> Path:
+    from .dataset import LayoutDataset
+
     """Write ``config.num`` samples of ``config.split``, ``config.columns`` side by side, each as
     image | depth | normals | classes over its caption, with column titles and a class legend."""
     if config.num < 1 or config.scale < 1 or config.columns < 1:

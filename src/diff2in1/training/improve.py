@@ -8,46 +8,23 @@ image per step (or never, with cached features); θC and θE read the same featu
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from ..config import config_to_dict, option
+from ..config import config_to_dict
 from ..fileio import load_tensors, save_tensors, write_json, write_yaml
 from ..heads import PerceptionModel
+from .configs import ImproveConfig
 from .ema import EMA
 from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
 from .perception_checkpoint import load_perception, save_perception
 from .setup import open_split
 from .sources import concat_batches, load_all
 from .synthetic import SyntheticPool, label_with
-from .warmup import HeadTraining, WarmupConfig
-
-
-@dataclass
-class ImproveConfig(WarmupConfig):
-    out: str = option("runs/improve", "run folder: config.yaml, log.csv, eval.csv, checkpoint/ (θE + θC), metrics.json")
-    warmup: str = option("runs/warmup/checkpoint", "warm-up checkpoint to start θE and θC from")
-    synthetic: str = option("runs/synthetic", "created data set (diff2in1 create) in the project layout")
-    real_fraction: float = option(0.5, "share of real samples in each batch (1 = real only, the control)")
-    labels: str = option("theta_c", "synthetic labels: theta_c (re-predicted each step) or stored (from create)",
-                         choices=["theta_c", "stored"])
-    ema_decay: float = option(0.998, "θC keep rate (1 = θC stays the warm-up model)")
-    ema_every: int = option(1, "update θC every k steps")
-    confidence_drop: float = option(0.0, "mask out this share of each task's synthetic pixels, those θC is least "
-                                         "confident about (0 = keep all)")
-    label_mirror: bool = option(False, "θC labels each synthetic sample from it and its mirror image, averaged (a flip "
-                                "ensemble: a teacher better than the student's single view; not in the paper)")
-    teacher: str = option("", "diagnostic, not Diff-2-in-1: label the synthetic samples with this fixed perception "
-                          "checkpoint instead of θC (e.g. a wider head), to see what better labels would buy")
-    recreate_every: int = option(0, "online creation: re-create the synthetic images with θC every N steps (0 = off)")
-    t_star: int = option(600, "online creation: noise timestep t*")
-    creation_steps: int = option(50, "online creation: DDIM schedule length")
-    lr: float = option(1e-4, "peak learning rate of θE")
-    lr_warmup: int = option(0, "linear learning-rate warm-up steps")
+from .warmup import HeadTraining
 
 
 def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,34 +12,13 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from ..config import config_to_dict, option
+from ..config import config_to_dict
 from ..data.images import load_images
 from ..fileio import write_yaml
 from .checkpoint import load_checkpoint, save_checkpoint
+from .configs import PretrainConfig
 from .ema import EMA
 from .loop import CsvLog
-
-
-@dataclass
-class PretrainConfig:
-    data: str = option("data/rooms", "image folder: the project layout (its train split) or a flat folder")
-    out: str = option("~/.cache/diff2in1/pretrain/rooms64", "run folder: checkpoint/, samples/, model/, log.csv")
-    size: int = option(64, "training resolution (images are centre-cropped and resized)")
-    steps: int = option(20000, "optimizer steps in total (a resumed run continues to this number)")
-    batch_size: int = option(64, "images per step per process")
-    lr: float = option(2e-4, "peak AdamW learning rate (cosine schedule after a linear warm-up)")
-    warmup_steps: int = option(500, "linear learning-rate warm-up steps")
-    ema_decay: float = option(0.999, "EMA keep rate of the weights that are exported")
-    block_out_channels: list[int] = option([32, 64, 128, 128], "UNet2DModel channels per resolution level")
-    layers_per_block: int = option(2, "ResNet layers per UNet block")
-    attention_levels: list[int] = option([2, 3], "levels (0 = full resolution) with self-attention")
-    beta_schedule: str = option("squaredcos_cap_v2", "noise schedule of the DDPM scheduler")
-    mixed_precision: str = option("no", "accelerate mixed precision: no, fp16 or bf16", choices=["no", "fp16", "bf16"])
-    sample_every: int = option(2000, "write a grid of samples every N steps")
-    checkpoint_every: int = option(1000, "write a resumable checkpoint every N steps")
-    max_minutes: float = option(0.0, "stop cleanly (checkpoint + export) after this many minutes; 0 = no limit")
-    limit: int = option(0, "use at most this many images (0 = all)")
-    seed: int = option(0, "random seed")
 
 
 def build_unet(config: PretrainConfig):

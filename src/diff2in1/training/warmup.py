@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from ..config import config_to_dict, option
+from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..tasks import check_tasks
 from .augment import Augmentation
+from .configs import WarmupConfig
 from .evaluation import evaluate_model
 from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
 from .perception_checkpoint import INFO_FILE, load_perception, save_perception
@@ -26,41 +26,6 @@ from .setup import (
     unlabelled_subset,
 )
 from .sources import BatchSource
-
-
-@dataclass
-class WarmupConfig:
-    data: str = option("data/rooms", "data-set root")
-    dataset: str = option("rooms", "data-set reader: rooms, folder, nyuv2_normals, nyuv2, ade20k, nyud_mt, pascal_context")
-    tasks: list[str] = option([], "tasks to train (normal, depth, semseg); empty = all the data set has")
-    backbone: str = option("embedded", "'embedded' (shipped rooms model), a diffusers folder, a hub id or a .safetensors file")
-    backbone_kind: str = option("auto", "stable_diffusion, pixel or auto", choices=["auto", "stable_diffusion", "pixel"])
-    timestep: int = option(0, "noise timestep of the perception pass (the release uses 0)")
-    out: str = option("runs/warmup", "run folder: config.yaml, log.csv, eval.csv, checkpoint/, metrics.json")
-    num_labelled: int = option(0, "use this many labelled training images (fixed random subset; 0 = all)")
-    labelled_seed: int = option(0, "seed choosing the labelled subset (kept apart from --seed so seeds share it)")
-    val_fraction: float = option(0.0, "part of the labelled images held out for validation (model selection)")
-    steps: int = option(1000, "optimizer steps")
-    batch_size: int = option(8, "images per step")
-    lr: float = option(3.57e-4, "peak learning rate (the release's warm-up rate)")
-    weight_decay: float = option(1e-4, "AdamW weight decay")
-    lr_warmup: int = option(50, "linear learning-rate warm-up steps")
-    channels: int = option(64, "width of the aggregator and heads")
-    fuse_stride: int = option(4, "3x3 fusion at feature strides >= this; finer maps through 1x1 only (1 = all, slow)")
-    max_depth: float = option(10.0, "depth head range in metres")
-    flip: bool = option(True, "random horizontal flips (normals' x negated)")
-    crop_min_scale: float = option(1.0, "random resized crop: smallest side fraction (1 = off)")
-    jitter: float = option(0.0, "colour jitter strength (0 = off)")
-    eval_every: int = option(0, "evaluate on the evaluation split every N steps (0 = only at the end)")
-    eval_split: str = option("test", "split for periodic and final evaluation: test, 'val' (the held-out part of the "
-                             "labelled images) or 'unlabelled' (up to 250 training images outside --num-labelled)")
-    checkpoint_every: int = option(500, "save a resumable state every N steps")
-    resume: bool = option(False, "continue from out/train_state if it exists")
-    cache_features: bool = option(True, "compute each image's features once (frozen backbone; flips only)")
-    cache_dir: str = option("", "also keep cached features in this folder for later runs (empty = memory only)")
-    mixed_precision: str = option("no", "accelerate mixed precision", choices=["no", "fp16", "bf16"])
-    seed: int = option(0, "seed of the labelled subset, the batch order and augmentation")
-    progress: bool = option(True, "show progress bars")
 
 
 class HeadTraining:

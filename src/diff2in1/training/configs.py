@@ -1,0 +1,94 @@
+"""The options of the training commands (`pretrain`, `warmup`, `improve`), one dataclass each.
+
+Kept apart from the training code so that building the command line (`diff2in1 --help`) imports
+neither torch nor diffusers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import option
+
+
+@dataclass
+class PretrainConfig:
+    data: str = option("data/rooms", "image folder: the project layout (its train split) or a flat folder")
+    out: str = option("~/.cache/diff2in1/pretrain/rooms64", "run folder: checkpoint/, samples/, model/, log.csv")
+    size: int = option(64, "training resolution (images are centre-cropped and resized)")
+    steps: int = option(20000, "optimizer steps in total (a resumed run continues to this number)")
+    batch_size: int = option(64, "images per step per process")
+    lr: float = option(2e-4, "peak AdamW learning rate (cosine schedule after a linear warm-up)")
+    warmup_steps: int = option(500, "linear learning-rate warm-up steps")
+    ema_decay: float = option(0.999, "EMA keep rate of the weights that are exported")
+    block_out_channels: list[int] = option([32, 64, 128, 128], "UNet2DModel channels per resolution level")
+    layers_per_block: int = option(2, "ResNet layers per UNet block")
+    attention_levels: list[int] = option([2, 3], "levels (0 = full resolution) with self-attention")
+    beta_schedule: str = option("squaredcos_cap_v2", "noise schedule of the DDPM scheduler")
+    mixed_precision: str = option("no", "accelerate mixed precision: no, fp16 or bf16", choices=["no", "fp16", "bf16"])
+    sample_every: int = option(2000, "write a grid of samples every N steps")
+    checkpoint_every: int = option(1000, "write a resumable checkpoint every N steps")
+    max_minutes: float = option(0.0, "stop cleanly (checkpoint + export) after this many minutes; 0 = no limit")
+    limit: int = option(0, "use at most this many images (0 = all)")
+    seed: int = option(0, "random seed")
+
+
+
+@dataclass
+class WarmupConfig:
+    data: str = option("data/rooms", "data-set root")
+    dataset: str = option("rooms", "data-set reader: rooms, folder, nyuv2_normals, nyuv2, ade20k, nyud_mt, pascal_context")
+    tasks: list[str] = option([], "tasks to train (normal, depth, semseg); empty = all the data set has")
+    backbone: str = option("embedded", "'embedded' (shipped rooms model), a diffusers folder, a hub id or a .safetensors file")
+    backbone_kind: str = option("auto", "stable_diffusion, pixel or auto", choices=["auto", "stable_diffusion", "pixel"])
+    timestep: int = option(0, "noise timestep of the perception pass (the release uses 0)")
+    out: str = option("runs/warmup", "run folder: config.yaml, log.csv, eval.csv, checkpoint/, metrics.json")
+    num_labelled: int = option(0, "use this many labelled training images (fixed random subset; 0 = all)")
+    labelled_seed: int = option(0, "seed choosing the labelled subset (kept apart from --seed so seeds share it)")
+    val_fraction: float = option(0.0, "part of the labelled images held out for validation (model selection)")
+    steps: int = option(1000, "optimizer steps")
+    batch_size: int = option(8, "images per step")
+    lr: float = option(3.57e-4, "peak learning rate (the release's warm-up rate)")
+    weight_decay: float = option(1e-4, "AdamW weight decay")
+    lr_warmup: int = option(50, "linear learning-rate warm-up steps")
+    channels: int = option(64, "width of the aggregator and heads")
+    fuse_stride: int = option(4, "3x3 fusion at feature strides >= this; finer maps through 1x1 only (1 = all, slow)")
+    max_depth: float = option(10.0, "depth head range in metres")
+    flip: bool = option(True, "random horizontal flips (normals' x negated)")
+    crop_min_scale: float = option(1.0, "random resized crop: smallest side fraction (1 = off)")
+    jitter: float = option(0.0, "colour jitter strength (0 = off)")
+    eval_every: int = option(0, "evaluate on the evaluation split every N steps (0 = only at the end)")
+    eval_split: str = option("test", "split for periodic and final evaluation: test, 'val' (the held-out part of the "
+                             "labelled images) or 'unlabelled' (up to 250 training images outside --num-labelled)")
+    checkpoint_every: int = option(500, "save a resumable state every N steps")
+    resume: bool = option(False, "continue from out/train_state if it exists")
+    cache_features: bool = option(True, "compute each image's features once (frozen backbone; flips only)")
+    cache_dir: str = option("", "also keep cached features in this folder for later runs (empty = memory only)")
+    mixed_precision: str = option("no", "accelerate mixed precision", choices=["no", "fp16", "bf16"])
+    seed: int = option(0, "seed of the labelled subset, the batch order and augmentation")
+    progress: bool = option(True, "show progress bars")
+
+
+
+@dataclass
+class ImproveConfig(WarmupConfig):
+    out: str = option("runs/improve", "run folder: config.yaml, log.csv, eval.csv, checkpoint/ (θE + θC), metrics.json")
+    warmup: str = option("runs/warmup/checkpoint", "warm-up checkpoint to start θE and θC from")
+    synthetic: str = option("runs/synthetic", "created data set (diff2in1 create) in the project layout")
+    real_fraction: float = option(0.5, "share of real samples in each batch (1 = real only, the control)")
+    labels: str = option("theta_c", "synthetic labels: theta_c (re-predicted each step) or stored (from create)",
+                         choices=["theta_c", "stored"])
+    ema_decay: float = option(0.998, "θC keep rate (1 = θC stays the warm-up model)")
+    ema_every: int = option(1, "update θC every k steps")
+    confidence_drop: float = option(0.0, "mask out this share of each task's synthetic pixels, those θC is least "
+                                         "confident about (0 = keep all)")
+    label_mirror: bool = option(False, "θC labels each synthetic sample from it and its mirror image, averaged (a flip "
+                                "ensemble: a teacher better than the student's single view; not in the paper)")
+    teacher: str = option("", "diagnostic, not Diff-2-in-1: label the synthetic samples with this fixed perception "
+                          "checkpoint instead of θC (e.g. a wider head), to see what better labels would buy")
+    recreate_every: int = option(0, "online creation: re-create the synthetic images with θC every N steps (0 = off)")
+    t_star: int = option(600, "online creation: noise timestep t*")
+    creation_steps: int = option(50, "online creation: DDIM schedule length")
+    lr: float = option(1e-4, "peak learning rate of θE")
+    lr_warmup: int = option(0, "linear learning-rate warm-up steps")
+
