@@ -65,6 +65,8 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
                                  f"{provenance.get('guidance_scale')}, labelled by {_labeller(provenance)}"))
     if improve:
         online = f", re-created with θC every {improve['recreate_every']} steps" if improve.get("recreate_every") else ""
+        online += ", θC labels averaged over each image and its mirror" if improve.get("label_mirror") else ""
+        online += f", labels from the fixed teacher {improve['teacher']} (diagnostic)" if improve.get("teacher") else ""
         rows.append(("improve", f"{improve.get('steps')} steps, batch {improve.get('batch_size')}, lr {improve.get('lr')}, "
                                 f"real fraction {improve.get('real_fraction')}, EMA rate {improve.get('ema_decay')} every "
                                 f"{improve.get('ema_every')} step(s), synthetic labels: {improve.get('labels')}, "
