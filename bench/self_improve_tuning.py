@@ -89,23 +89,27 @@ def run_trial(work: Path, labelled: int, seed: int, data: str, name: str) -> dic
 
 
 def markdown(runs: dict[str, dict[str, dict]], labelled: int) -> str:
-    """Headline metrics of θC per trial (mean over seeds) and the difference to its control."""
+    """Headline metrics of θC and θE per trial (mean over seeds) and their difference to the trial's control."""
     lines = [f"# Self-improvement trials, {labelled} labelled rooms, validation split ('unlabelled')", "",
-             "θC metrics, mean over seeds; Δ = trial − its control (negative is better for ↓ metrics).", "",
-             "| trial | seeds | " + " | ".join(f"{t} {m} {'↓' if m in LOWER_IS_BETTER else '↑'} (Δ)"
-                                          for t, m in HEADLINE.items()) + " |",
-             "|---|---|" + "---|" * len(HEADLINE)]
-    for name, seeds in runs.items():
-        control = runs.get(TRIALS[name][3], {})
-        cells = []
-        for task, metric in HEADLINE.items():
-            value = statistics.fmean(seeds[s]["theta_c"][task][metric] for s in seeds)
-            shared = [s for s in seeds if s in control]
-            delta = (statistics.fmean(seeds[s]["theta_c"][task][metric] - control[s]["theta_c"][task][metric]
-                                      for s in shared) if shared else float("nan"))
-            cells.append(f"{value:.3f} ({delta:+.3f})")
-        lines.append(f"| {name} | {len(seeds)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+             "Mean over seeds; Δ = trial − its control, same head (negative is better for ↓ metrics).", ""]
+    for head, title in (("theta_c", "θC (EMA, the reported model)"), ("theta_e", "θE (trained weights)")):
+        lines += [f"## {title}", "",
+                  "| trial | seeds | " + " | ".join(f"{t} {m} {'↓' if m in LOWER_IS_BETTER else '↑'} (Δ)"
+                                                  for t, m in HEADLINE.items()) + " |",
+                  "|---|---|" + "---|" * len(HEADLINE)]
+        for name, seeds in runs.items():
+            control = runs.get(TRIALS[name][3], {})
+            cells = []
+            for task, metric in HEADLINE.items():
+                value = statistics.fmean(seeds[s][head][task][metric] for s in seeds)
+                shared = [s for s in seeds if s in control]
+                delta = (statistics.fmean(seeds[s][head][task][metric] - control[s][head][task][metric]
+                                          for s in shared) if shared else float("nan"))
+                digits = 2 if metric == "mean" else 4
+                cells.append(f"{value:.{digits}f} ({delta:+.{digits}f})")
+            lines.append(f"| {name} | {len(seeds)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
