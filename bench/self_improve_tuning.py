@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", nargs="+", default=list(TRIALS), choices=list(TRIALS))
     parser.add_argument("--work", default=str(Path.home() / ".cache" / "diff2in1" / "bench" / "tuning"))
     parser.add_argument("--results", default="bench/results")
+    parser.add_argument("--collect-only", action="store_true", help="rewrite the table from the saved JSON")
     args = parser.parse_args(argv)
     work, results = Path(args.work), Path(args.results)
     data = str(Path.home() / ".cache" / "diff2in1" / "bench" / "self_improve" / "rooms")
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     path = results / "self_improve_tuning.json"
     saved = read_json(path) if path.is_file() else {}
     runs: dict = saved.get("runs", {})
-    for seed in args.seeds:
+    for seed in [] if args.collect_only else args.seeds:
         for name in args.trials:
             print(f"trial {name}, seed {seed}", file=sys.stderr, flush=True)
             runs.setdefault(name, {})[str(seed)] = run_trial(work, args.labelled, seed, data, name)
