@@ -99,12 +99,48 @@ def aggregate(runs: dict[str, dict[str, dict]]) -> dict:
     return out
 
 
+def paired_deltas(runs: dict[str, dict[str, dict]], variant: str = "diff2in1", against: str = "control") -> dict:
+    """{L: {task: {metric: [mean, std, seeds where variant is better, seeds]}}} of variant − against, per seed."""
+    out: dict = {}
+    for labelled, seeds in runs.items():
+        done = [s for s in seeds if variant in seeds[s] and against in seeds[s]]
+        if not done:
+            continue
+        tasks = seeds[done[0]][variant]
+        out[labelled] = {}
+        for task, metrics in tasks.items():
+            out[labelled][task] = {}
+            for metric in metrics:
+                deltas = [seeds[s][variant][task][metric] - seeds[s][against][task][metric] for s in done]
+                better = sum((d < 0) if metric in LOWER_IS_BETTER else (d > 0) for d in deltas)
+                out[labelled][task][metric] = [*_mean_std(deltas), better, len(deltas)]
+    return out
+
+
 def _mean_std(values: list[float]) -> list[float]:
     return [statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0]
 
 
-def markdown(table: dict, seeds: int) -> str:
+HEADLINE = {"normal": ["mean", "median", "a11.25"], "depth": ["abs_rel", "rmse", "d1"], "semseg": ["miou", "pixel_acc"]}
+
+
+def markdown_deltas(deltas: dict) -> list[str]:
+    lines = ["## Diff-2-in-1 (θC) − control, paired by seed", "",
+             "Mean ± std over seeds of the per-seed difference; 'better' counts the seeds where Diff-2-in-1 wins.", "",
+             "| labelled | task | metric | Δ mean ± std | better |", "|---|---|---|---|---|"]
+    for labelled, tasks in deltas.items():
+        for task, metrics in tasks.items():
+            for metric in HEADLINE.get(task, list(metrics)):
+                if metric in metrics:
+                    mean, std, better, n = metrics[metric]
+                    arrow = "↓" if metric in LOWER_IS_BETTER else "↑"
+                    lines.append(f"| {labelled} | {task} | {metric} {arrow} | {mean:+.4f} ± {std:.4f} | {better}/{n} |")
+    return lines + [""]
+
+
+def markdown(table: dict, seeds: int, deltas: dict | None = None) -> str:
     lines = [f"# Self-improvement on rooms ({seeds} seeds, mean ± std, test split)", ""]
+    lines += markdown_deltas(deltas or {})
     for labelled, variants in table.items():
         lines += [f"## {labelled} labelled images", ""]
         names = list(variants)
@@ -155,10 +191,12 @@ def main(argv: list[str] | None = None) -> int:
 def write_tables(runs: dict, results: Path, args: argparse.Namespace, argv: list[str] | None) -> int:
     write_json(results / "self_improve_runs.json", runs)
     table = aggregate(runs)
+    deltas = paired_deltas(runs)
     write_json(results / "self_improve.json", {"labelled": table, "seeds": args.seeds,
+                                               "diff2in1_minus_control": deltas,
                                                "command": "python bench/self_improve.py " + " ".join(argv or sys.argv[1:]),
                                                "settings": str(demo_config_path().name)})
-    text = markdown(table, len(args.seeds))
+    text = markdown(table, len(args.seeds), deltas)
     write_text(results / "self_improve.md", text)
     print(text)
     print(json.dumps({"written": str(results / "self_improve.json")}))
