@@ -34,6 +34,7 @@ class SyntheticPool:
         """New synthetic images (online creation); cached features follow."""
         self.batch = batch
         self.batch["index"] = torch.arange(len(batch["image"]))
+        self.cache = None  # free the old images' features before filling the new ones (online creation)
         if self.use_cache:
             captions = batch.get("caption") if self.backbone.takes_text else None
             self.cache = FeatureCache(self.backbone, self.cache_dir, with_flip=self.augmentation.flip).build(
