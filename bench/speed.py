@@ -8,9 +8,10 @@ Measured (median of --repeats timed runs after one untimed run; rival paths run 
 of machine load hits both alike):
 
 - features: `extract_features` images/s at --batch-size;
-- warm-up step: batch + features + head forward/backward/AdamW step, features from the FeatureCache vs
-  from the frozen UNet (``warmup_cached_vs_uncached``), and whole epochs of --epoch-images: uncached,
-  cached including the cache build (the first epoch), cached with the cache built (later epochs);
+- warm-up step: batch + features + head forward/backward/AdamW step, features from the (filled)
+  FeatureCache vs from the frozen UNet (``warmup_cached_vs_uncached``), and whole epochs of
+  --epoch-images: uncached, cached from empty (the first epoch: the cache fills lazily, one UNet pass
+  per sample asked for), cached with every image and mirror held (later epochs);
 - improve step: the package's `_mixed_batch` (ONE UNet pass over real + synthetic, θC and θE read the
   same features) vs the official release's two-pass step, re-implemented here as a REFERENCE
   (``improve_shared_vs_two_pass``); features streamed, not cached, in both;
@@ -269,6 +270,7 @@ def bench_warmup(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str
     """One warm-up step with features from the cache vs from the UNet (BatchSource, as `train_warmup`)."""
     config, flips = bench.config, Augmentation(flip=True)
     cached = BatchSource(backbone, items, flips, config.seed, cache=True, progress=False)
+    cached.cache.fill()  # the cache fills lazily; the steady state is a full one
     streamed = BatchSource(backbone, items, flips, config.seed, cache=False, progress=False)
     model, optimizer = make_head(config, backbone)
 
@@ -287,6 +289,7 @@ def bench_epoch(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str,
     steps = max(1, config.epoch_images // config.batch_size)
     streamed = BatchSource(backbone, items, flips, config.seed, cache=False, progress=False)
     built = BatchSource(backbone, items, flips, config.seed, cache=True, progress=False)
+    built.cache.fill()
     model, optimizer = make_head(config, backbone)
 
     def epoch(source: BatchSource | None) -> None:

@@ -139,3 +139,9 @@ def test_lazy_cache_runs_the_unet_only_for_what_is_asked_and_matches_the_eager_o
     # t_p noise differs between the two builds' UNet passes; fp16 storage on top
     for a, b in zip(first, eager.get(indices, flipped)):
         assert torch.allclose(a, b, atol=5e-2 * float(b.abs().max()))
+
+
+def test_fill_computes_every_image_and_mirror(backbone, images):
+    cache = FeatureCache(backbone).build(images, progress=False)
+    assert not cache.done.any()
+    assert cache.fill().done.all() and cache.done.shape == (NUM_IMAGES, 2)

@@ -105,7 +105,12 @@ class FeatureCache:
                 self._store(i, v, [tensors[f"level{j}"] for j in range(len(tensors))])
                 self.hits += 1
         if eager:
-            self._fill(pairs, progress)
+            self.fill(progress)
+        return self
+
+    def fill(self, progress: bool = False) -> FeatureCache:
+        """Compute every entry not held yet (both views of every image)."""
+        self._fill([(i, v) for i in range(len(self.keys)) for v in range(self.done.shape[1])], progress)
         return self
 
     def get(self, indices: torch.Tensor, flipped: torch.Tensor | None = None,
