@@ -93,7 +93,7 @@ class SpeedConfig:
     size: str = option("embedded", "embedded (64x64 rooms UNet), tiny (tiny random SD), sd15 (SD v1.5 shapes, "
                        "random weights, 512x512)", choices=["embedded", "tiny", "sd15"])
     batch_size: int = option(8, "images per feature / warm-up / improve step")
-    epoch_images: int = option(32, "images in one warm-up epoch (a multiple of --batch-size)")
+    epoch_images: int = option(128, "images in one warm-up epoch (a multiple of --batch-size)")
     creation_batch: int = option(4, "images per create_batch call")
     creation_steps: int = option(50, "DDIM schedule length (about 31 of 50 run for t* = 600)")
     t_star: int = option(600, "creation noise timestep")
