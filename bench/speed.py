@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import statistics
 import sys
@@ -167,6 +168,15 @@ def device_name(device: torch.device) -> str:
         name = names[0] if names else name
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"cpu: {name}, {cores} cores"
+
+
+def device_tag(device: torch.device) -> str:
+    """'cpu', or the GPU's model for file names: 'NVIDIA H100 80GB HBM3' -> 'h100'."""
+    if device.type != "cuda":
+        return device.type
+    words = [w for w in re.split(r"[\s_-]+", torch.cuda.get_device_name(device).lower())
+             if w and w not in {"nvidia", "geforce", "tesla", "rtx"}]
+    return re.sub(r"[^a-z0-9]", "", words[0]) if words else "cuda"
 
 
 # ----------------------------------------------------------------------------- models and data
@@ -504,7 +514,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else "process ru_maxrss so far (monotone)",
         "timings_s": bench.timings,
     }
-    stem = f"speed-{bench.device.type}" + ("" if config.size == "embedded" else f"-{config.size}")
+    stem = f"speed-{device_tag(bench.device)}" + ("" if config.size == "embedded" else f"-{config.size}")
     write_json(Path(config.out) / f"{stem}.json", results)
     text = table(results)
     write_text(Path(config.out) / f"{stem}.md", f"# {stem}\n\n`{results['command']}`\n\n{text}")
