@@ -195,7 +195,10 @@ def write_tables(runs: dict, results: Path, args: argparse.Namespace, argv: list
     write_json(results / "self_improve.json", {"labelled": table, "seeds": args.seeds,
                                                "diff2in1_minus_control": deltas,
                                                "command": "python bench/self_improve.py " + " ".join(argv or sys.argv[1:]),
-                                               "settings": str(demo_config_path().name)})
+                                               "settings": str(demo_config_path().name),
+                                               **({"runs_made_by": "python bench/self_improve.py --labelled L --seeds S "
+                                                   "(any split into processes; finished stages are reused)"}
+                                                  if getattr(args, "collect_only", False) else {})})
     text = markdown(table, len(args.seeds), deltas)
     write_text(results / "self_improve.md", text)
     print(text)
