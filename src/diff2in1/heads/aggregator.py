@@ -109,18 +109,19 @@ class FeatureAggregator(nn.Module):
             finer maps' projections) at the size of the finest map, or None when no map is finer.
         """
         self.check_features(features)
-        fused: torch.Tensor | None = None
-        for group, projection, fusion in zip(self.groups, self.projections, self.fusions):
-            x = projection(torch.cat([features[i] for i in group], dim=1))
-            if fused is not None:
-                # Resize to the finer map's actual size (not a scale factor) so odd image sizes still line up.
-                x = x + F.interpolate(fused, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            fused = fusion(x)
+        fused = _coarse_to_fine(features, self.groups, self.projections, self.fusions)
         assert fused is not None
-        detail: torch.Tensor | None = None
-        for group, projection in zip(self.detail_groups, self.detail_projections):
-            x = projection(torch.cat([features[i] for i in group], dim=1))
-            if detail is not None:
-                x = x + F.interpolate(detail, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            detail = x
-        return Fused(fused, detail)
+        return Fused(fused, _coarse_to_fine(features, self.detail_groups, self.detail_projections))
+
+
+def _coarse_to_fine(features: list[torch.Tensor], groups: list[list[int]], projections: nn.ModuleList,
+                    fusions: nn.ModuleList | None = None) -> torch.Tensor | None:
+    """Project each stride group (coarse first), add the upsampled result so far, fuse; None without groups."""
+    out: torch.Tensor | None = None
+    for k, (group, projection) in enumerate(zip(groups, projections)):
+        x = projection(torch.cat([features[i] for i in group], dim=1))
+        if out is not None:
+            # Resize to the finer map's actual size (not a scale factor) so odd image sizes still line up.
+            x = x + F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        out = fusions[k](x) if fusions is not None else x
+    return out

@@ -21,7 +21,7 @@ from .configs import ImproveConfig
 from .ema import EMA
 from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
 from .perception_checkpoint import load_perception, save_perception
-from .setup import open_split
+from .setup import features_of, open_split
 from .sources import concat_batches, load_all
 from .synthetic import SyntheticPool, label_with
 from .warmup import HeadTraining
@@ -96,8 +96,6 @@ def _mixed_batch(run: HeadTraining, real_source, pool: SyntheticPool | None, cre
     real_feats = real_source.features(real) if real_source.cache is not None else None
     syn_feats = pool.features(syn)
     if real_feats is None or syn_feats is None:  # streamed: one UNet pass over both halves together
-        from .setup import features_of
-
         both = features_of(run.backbone, {"image": torch.cat([real["image"], syn["image"]]),
                                           "caption": list(real["caption"]) + list(syn["caption"])})
         real_feats, syn_feats = [f[: len(real["image"])] for f in both], [f[len(real["image"]) :] for f in both]
@@ -117,8 +115,6 @@ def _mirror_features(run: HeadTraining, pool: SyntheticPool, syn: dict[str, Any]
     flipped = syn.get("flipped", torch.zeros(len(syn["image"]), dtype=torch.bool))
     if pool.cache is not None and pool.cache.with_flip:
         return pool.cache.get(syn["index"], ~flipped.cpu())
-    from .setup import features_of
-
     return features_of(run.backbone, {"image": syn["image"].flip(-1), "caption": syn["caption"]})
 
 
