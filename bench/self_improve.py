@@ -24,7 +24,7 @@ from pathlib import Path
 
 from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import read_json, write_json, write_text
-from diff2in1.training.pipeline import load_run_config, stage_configs
+from diff2in1.workflow.run import load_run_config, stage_configs
 
 VARIANTS = {
     "control": ({"real_fraction": 1.0}, "theta_c"),

@@ -58,13 +58,13 @@ from diff2in1.backbones import (
 from diff2in1.backbones.tiny import save_tiny_stable_diffusion, write_clip_tokenizer
 from diff2in1.config import add_dataclass_arguments, config_from_args, option
 from diff2in1.creation import create_batch
-from diff2in1.creation.ddim import denoising_timesteps
 from diff2in1.data.rooms import CLASSES
 from diff2in1.fileio import write_json, write_text
 from diff2in1.heads import PerceptionModel
+from diff2in1.perception.ddim import denoising_timesteps
+from diff2in1.perception.splits import features_of
 from diff2in1.training.augment import Augmentation
 from diff2in1.training.improve import ImproveConfig, _mixed_batch
-from diff2in1.training.setup import features_of
 from diff2in1.training.sources import BatchSource, load_all
 from diff2in1.training.synthetic import SyntheticPool, label_with
 

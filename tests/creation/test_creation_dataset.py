@@ -33,7 +33,7 @@ def created(warmup_run: dict[str, Path], tmp_path_factory: pytest.TempPathFactor
 
 
 def test_writes_the_layout_with_meta_and_provenance(created: Path, warmup_run: dict[str, Path]) -> None:
-    from diff2in1.training.setup import labelled_subsets, open_split
+    from diff2in1.perception.splits import labelled_subsets, open_split
 
     ids = list_ids(created, "train")
     rooms = open_split("rooms", str(warmup_run["rooms"]), "train", None, 16)

@@ -12,7 +12,7 @@ from perception_helpers import warmup_args
 from PIL import Image
 
 from diff2in1.cli.main import main
-from diff2in1.training.perception_checkpoint import load_perception
+from diff2in1.perception.checkpoint import load_perception
 
 CORRUPT_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40  # a PNG signature followed by garbage
 

@@ -14,8 +14,8 @@ def build_run(root: Path, backbone: Path, with_improve: bool = True, with_synthe
     """RUN/ as `diff2in1 run` leaves it (warmup/, synthetic/, improve/, metrics.json, config.yaml)."""
     from diff2in1.data.rooms import RoomsConfig, generate_rooms
     from diff2in1.training.improve import ImproveConfig, train_improve
-    from diff2in1.training.pipeline import summary_metrics
     from diff2in1.training.warmup import WarmupConfig, train_warmup
+    from diff2in1.workflow.run import summary_metrics
 
     rooms = generate_rooms(RoomsConfig(out=str(root / "rooms"), num=8, size=16), progress=False)
     run = root / "run"

@@ -9,7 +9,7 @@ import yaml
 
 from diff2in1.cli.main import main
 from diff2in1.fileio import read_json
-from diff2in1.training.pipeline import load_run_config
+from diff2in1.workflow.run import load_run_config
 
 
 def _write_config(tmp_path: Path, backbone: Path) -> Path:

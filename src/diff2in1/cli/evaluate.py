@@ -24,10 +24,10 @@ def evaluate_checkpoint(config: EvaluateConfig) -> dict:
     from pathlib import Path
 
     from ..fileio import write_json
-    from ..training.evaluation import evaluate_model
-    from ..training.inference import open_checkpoint
-    from ..training.perception_checkpoint import load_perception
-    from ..training.setup import open_split
+    from ..perception.checkpoint import load_perception
+    from ..perception.evaluation import evaluate_model
+    from ..perception.inference import open_checkpoint
+    from ..perception.splits import open_split
 
     backbone, model, info = open_checkpoint(config.checkpoint)
     models = {"model": model}

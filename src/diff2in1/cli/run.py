@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..training.pipeline import load_run_config, run_pipeline
+    from ..workflow.run import load_run_config, run_pipeline
 
     start = time.time()
     run = run_pipeline(load_run_config(args.config, out=args.out))

@@ -21,10 +21,10 @@ from ..config import config_to_dict
 from ..data.layout import read_meta, write_meta
 from ..fileio import sha256_file, write_yaml
 from ..heads import PerceptionModel
+from ..perception.checkpoint import CREATION_FILE, MODEL_FILE
+from ..perception.ddim import create_batch, denoising_timesteps, strength_from_t_star, t_star_from_strength
 from ..tasks import NORMAL
-from ..training.perception_checkpoint import CREATION_FILE, MODEL_FILE
 from .config import CreateConfig
-from .ddim import create_batch, denoising_timesteps, strength_from_t_star, t_star_from_strength
 from .writer import STAGING, created_id, is_complete, sample_arrays, write_created
 
 # Provenance settings that change the created pixels or labels: one folder cannot mix samples made with others.
@@ -54,7 +54,7 @@ def sample_seed(seed: int, source_index: int, k: int) -> int:
 
 def plan_jobs(dataset: Any, config: CreateConfig) -> list[Job]:
     """Every (source, k) to create, in a fixed order: the labelled subset (as warm-up), then --limit."""
-    from ..training.setup import labelled_subsets
+    from ..perception.splits import labelled_subsets
 
     subset, _ = labelled_subsets(dataset, config.num_labelled, 0.0, config.labelled_seed)
     indices = list(subset.indices)[: config.limit or None]
@@ -160,8 +160,8 @@ def create_dataset(config: CreateConfig) -> Path:
     """
     from accelerate import Accelerator
 
-    from ..training.inference import open_checkpoint
-    from ..training.setup import open_split
+    from ..perception.inference import open_checkpoint
+    from ..perception.splits import open_split
 
     if config.per_image < 1 or config.batch_size < 1 or config.steps < 1:
         raise ValueError(f"per_image, batch_size and steps must be >= 1, got {config.per_image}, "

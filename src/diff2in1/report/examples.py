@@ -41,8 +41,8 @@ def spread(count: int, num: int) -> list[int]:
 
 def _models(run: RunFolder):
     """The backbone, the warm-up head and θC (None without an improve checkpoint), loaded once."""
-    from ..training.inference import open_checkpoint
-    from ..training.perception_checkpoint import load_perception
+    from ..perception.checkpoint import load_perception
+    from ..perception.inference import open_checkpoint
 
     backbone, warm, info = open_checkpoint(run.warmup_checkpoint, which="model")
     improved = None
@@ -58,7 +58,7 @@ def _models(run: RunFolder):
 
 
 def _predict(backbone, model, item: dict[str, Any]) -> dict[str, torch.Tensor]:
-    from ..training.inference import predict_images
+    from ..perception.inference import predict_images
 
     preds = predict_images(backbone, model, item["image"][None].to(backbone.device), captions=[item["caption"]])
     return {task: value[0].cpu() for task, value in model.predictions_for_metrics(preds).items()}

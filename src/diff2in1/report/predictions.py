@@ -13,7 +13,7 @@ from tqdm import tqdm
 from ..data.codecs import encode_depth, encode_normal, open_png
 from ..data.images import image_files
 from ..heads.pictures import depth_to_rgb, kappa_to_rgb, normal_to_rgb, semseg_to_rgb
-from ..training.inference import open_checkpoint, predict_images
+from ..perception.inference import open_checkpoint, predict_images
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -17,11 +17,12 @@ from tqdm import tqdm
 from ..config import config_to_dict
 from ..fileio import load_tensors, save_tensors, write_json, write_yaml
 from ..heads import PerceptionModel
+from ..perception.checkpoint import load_perception, save_perception
+from ..perception.ddim import create_batch
+from ..perception.splits import features_of, open_split
 from .configs import ImproveConfig
 from .ema import EMA
 from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
-from .perception_checkpoint import load_perception, save_perception
-from .setup import features_of, open_split
 from .sources import concat_batches, load_all
 from .synthetic import SyntheticPool, label_with
 from .warmup import HeadTraining
@@ -54,8 +55,6 @@ def _recreate(run: HeadTraining, pool: SyntheticPool, creation: PerceptionModel,
     The images are kept as 8-bit (as `create` writes them) in OUT/online/, so a resumed run continues
     with the very images the interrupted one was training on.
     """
-    from ..creation import create_batch
-
     real = load_all(run.train_set)
     parts = []
     for start in range(0, len(real["image"]), 16):

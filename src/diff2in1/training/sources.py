@@ -15,9 +15,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..backbones import DiffusionBackbone
+from ..perception.splits import collate, endless_batches, features_of, to_device
 from .augment import Augmentation, augment_batch, cacheable, step_generator
 from .feature_cache import FeatureCache
-from .setup import collate, endless_batches, features_of, to_device
 
 
 def load_all(dataset: Dataset, batch_size: int = 64) -> dict[str, Any]:

@@ -13,9 +13,9 @@ import torch
 
 from ..backbones import DiffusionBackbone
 from ..heads import PerceptionModel
+from ..perception.splits import to_device
 from .augment import Augmentation, augment_batch, step_generator
 from .feature_cache import FeatureCache
-from .setup import to_device
 from .sources import take
 
 

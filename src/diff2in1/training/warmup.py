@@ -12,19 +12,19 @@ from tqdm import tqdm
 from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
-from ..tasks import check_tasks
-from .augment import Augmentation
-from .configs import WarmupConfig
-from .evaluation import evaluate_model
-from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
-from .perception_checkpoint import INFO_FILE, load_perception, save_perception
-from .setup import (
+from ..perception.checkpoint import INFO_FILE, load_perception, save_perception
+from ..perception.evaluation import evaluate_model
+from ..perception.splits import (
     backbone_info,
     labelled_subsets,
     open_backbone,
     open_split,
     unlabelled_subset,
 )
+from ..tasks import check_tasks
+from .augment import Augmentation
+from .configs import WarmupConfig
+from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
 from .sources import BatchSource
 
 

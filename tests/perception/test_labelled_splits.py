@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diff2in1.training.setup import labelled_subsets, unlabelled_subset
+from diff2in1.perception.splits import labelled_subsets, unlabelled_subset
 
 
 class Numbers(torch.utils.data.Dataset):

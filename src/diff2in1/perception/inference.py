@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from ..backbones import DiffusionBackbone
 from ..data.readers.resize import resize_prediction
 from ..heads import PerceptionModel
-from .perception_checkpoint import load_perception
-from .setup import open_backbone
+from .checkpoint import load_perception
+from .splits import open_backbone
 
 
 def open_checkpoint(folder: str | Path, which: str = "model", device: torch.device | str | None = None,

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..backbones import DiffusionBackbone
 from ..heads import PerceptionModel
 from ..metrics import compute_all, make_accumulators, update_from_batch
-from .setup import collate, features_of, to_device
+from .splits import collate, features_of, to_device
 
 
 @torch.no_grad()

@@ -14,8 +14,7 @@ from typing import Any
 
 from ..config import config_from_dict
 from ..fileio import read_json, read_yaml, write_json, write_yaml
-from .improve import ImproveConfig
-from .warmup import WarmupConfig
+from ..training.configs import ImproveConfig, WarmupConfig
 
 SHARED_KEYS = ("data", "dataset", "tasks", "backbone", "backbone_kind", "timestep", "num_labelled", "labelled_seed",
                "seed", "batch_size", "channels", "fuse_stride", "flip", "cache_features", "eval_split", "val_fraction",
@@ -70,8 +69,8 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
 def run_pipeline(config: RunConfig) -> Path:
     """Run every stage not yet complete; write RUN/metrics.json and the report. Returns the run folder."""
     from ..creation import create_dataset
-    from .improve import train_improve
-    from .warmup import train_warmup
+    from ..training.improve import train_improve
+    from ..training.warmup import train_warmup
 
     run = Path(config.out)
     warmup, create, improve = stage_configs(config)
