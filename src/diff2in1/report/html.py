@@ -64,13 +64,15 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
                                  f"{provenance.get('steps')}-step DDIM schedule, eta {provenance.get('eta')}, guidance "
                                  f"{provenance.get('guidance_scale')}, labelled by {_labeller(provenance)}"))
     if improve:
-        online = f", re-created with θC every {improve['recreate_every']} steps" if improve.get("recreate_every") else ""
-        online += ", θC labels averaged over each image and its mirror" if improve.get("label_mirror") else ""
-        online += f", labels from the fixed teacher {improve['teacher']} (diagnostic)" if improve.get("teacher") else ""
-        rows.append(("improve", f"{improve.get('steps')} steps, batch {improve.get('batch_size')}, lr {improve.get('lr')}, "
-                                f"real fraction {improve.get('real_fraction')}, EMA rate {improve.get('ema_decay')} every "
-                                f"{improve.get('ema_every')} step(s), synthetic labels: {improve.get('labels')}, "
-                                f"least-confident share dropped {improve.get('confidence_drop')}{online}"))
+        teacher = f", labels from the fixed teacher {improve['teacher']} (diagnostic)" if improve.get("teacher") else ""
+        pool = f", unlabelled images: {improve['unlabelled']}" if improve.get("unlabelled") else ""
+        rows.append(("improve", f"preset {improve.get('preset') or 'default'}: {improve.get('steps')} steps, "
+                                f"{improve.get('batch_size')} real + {improve.get('pseudo_batch_size')} pseudo-labelled "
+                                f"per step, lr {improve.get('lr')}, EMA rate {improve.get('ema_decay')} every "
+                                f"{improve.get('ema_every')} step(s), {improve.get('views')} views per image, θC "
+                                f"averages {improve.get('teacher_views')} views, "
+                                f"{'soft' if improve.get('soft_labels') else 'hard'} targets, created labels: "
+                                f"{improve.get('labels')}{pool}{teacher}"))
     return rows
 
 

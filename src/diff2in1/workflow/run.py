@@ -82,7 +82,7 @@ def run_pipeline(config: RunConfig) -> Path:
         generate_rooms(RoomsConfig(out=warmup.data, **config.rooms), progress=warmup.progress)
     if not (run / "warmup" / "metrics.json").is_file():
         train_warmup(warmup)
-    if improve.real_fraction < 1.0 or improve.recreate_every:
+    if improve.pseudo_batch_size and improve.synthetic:
         create_dataset(create)
     if not (run / "improve" / "metrics.json").is_file():
         train_improve(improve)
