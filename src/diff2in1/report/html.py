@@ -90,12 +90,12 @@ def _trained_sentence(run: RunFolder) -> str:
     text = (f"The diffusion backbone's {frozen} are frozen throughout; only the feature aggregator and the task "
             f"heads{count} are trained. The warm-up trains them on the labelled real images.")
     if run.improve_config:
-        real = float(run.improve_config.get("real_fraction", 0.5))
-        data = "real samples only (a control without created data)" if real >= 1 else \
-            f"batches of real (share {real:g}) and created samples"
+        pseudo = int(run.improve_config.get("pseudo_batch_size", 0) or 0)
+        data = "real samples only (a control without created data)" if not pseudo else \
+            f"batches of {run.improve_config.get('batch_size')} real and {pseudo} created or unlabelled samples"
         text += (f" In the improve stage, θE (exploitation) is trained by gradient descent on {data}; θC "
                  "(creation) gets no gradients: it is an exponential moving average of θE, and labels the created "
-                 "images. “Diff-2-in-1” below is θC.")
+                 "samples without ground truth from an ensemble of views of each. “Diff-2-in-1” below is θC.")
     return text
 
 

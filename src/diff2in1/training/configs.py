@@ -84,6 +84,9 @@ class ImproveConfig(WarmupConfig):
     unlabelled: str = option("", "real images without labels, labelled by θC: 'split' (training images outside the "
                              "labelled subset and outside the 'unlabelled' evaluation split) or a folder of images")
     unlabelled_limit: int = option(0, "use at most this many unlabelled images (0 = all)")
+    unlabelled_labels: str = option("theta_c", "diagnostic: ground_truth trains on the unlabelled images' real labels "
+                                    "(the oracle; needs a labelled --unlabelled folder or 'split')",
+                                    choices=["theta_c", "ground_truth"])
     pseudo_batch_size: int = option(8, "samples without ground truth (created + unlabelled) per step, beside "
                                     "--batch-size real ones; 0 = real only (the control)")
     pseudo_weight: float = option(1.0, "weight of the loss on θC's targets against the real loss")

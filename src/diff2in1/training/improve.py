@@ -72,7 +72,11 @@ def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Po
     labelled_ids = {str(i) for i in real["id"]}
     pool_ids = set(unlabelled["id"]) if unlabelled else set()
     created = created_batch(config, run.tasks, run.backbone.sample_size, labelled_ids, pool_ids)
-    if config.labels == "stored":
+    if config.unlabelled_labels == "ground_truth":
+        if created is not None:
+            raise ValueError("--unlabelled-labels ground_truth (the oracle) trains on real labels alone; drop --synthetic")
+        batch = unlabelled
+    elif config.labels == "stored":
         if created is None or unlabelled is not None:
             raise ValueError("--labels stored takes its labels from --synthetic alone; drop --unlabelled")
         batch = created
@@ -97,8 +101,9 @@ def _pseudo_loss(model: PerceptionModel, labeller: PerceptionModel, pool: Pool, 
     size = tuple(pool.batch["image"].shape[-2:])
     features = pool.store.get(rows, views)
     preds = model(features, size)
-    if config.labels == "stored":
-        return model.loss(preds, warp_targets(pool.labels(rows, device), params))
+    if config.labels == "stored" or config.unlabelled_labels == "ground_truth":
+        loss, logs = model.loss(preds, warp_targets(pool.labels(rows, device), params))
+        return loss, {f"pseudo/{k}": v for k, v in logs.items()}
     targets = targets_in_view(ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size), params)
     return pseudo_loss(model, preds, targets, config.soft_labels, config.cos_mask)
 

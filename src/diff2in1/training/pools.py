@@ -7,14 +7,13 @@ by (seed, epoch), and each sample's view by (seed, step): a resumed run draws wh
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Subset
 
 from ..backbones import DiffusionBackbone
-from ..data.images import load_images
+from ..data.images import image_files, load_images
 from ..perception.splits import open_split, to_device
 from .augment import step_generator
 from .sources import load_all, take
@@ -88,18 +87,29 @@ def created_batch(config: Any, tasks: list[str], size: int, labelled_ids: set[st
 
 
 def unlabelled_batch(config: Any, full: Any, excluded: set[int], size: int) -> dict | None:
-    """Real images without labels: the training split outside ``excluded`` rows, or a folder of images."""
+    """Real images without labels: the training split outside ``excluded`` rows, or a folder of images.
+
+    A folder in the project layout gives its train split; with ``unlabelled_labels='ground_truth'`` (the
+    oracle) it is read with the --dataset reader and keeps its labels.
+    """
     if not config.unlabelled:
         return None
     limit = config.unlabelled_limit or None
+    truth = config.unlabelled_labels == "ground_truth"
     if config.unlabelled == "split":
-        order = torch.randperm(len(full), generator=torch.Generator().manual_seed(config.labelled_seed)).tolist()
-        rows = [i for i in order if i not in excluded][:limit]
+        rows = [i for i in range(len(full)) if i not in excluded][:limit]
         batch = load_all(Subset(full, rows))
-        return {"image": batch["image"], "caption": list(batch.get("caption", [""] * len(rows))), "id": list(batch["id"])}
-    folder = Path(config.unlabelled)
-    images = load_images(folder, size, limit=limit).float() / 255
-    return {"image": images, "caption": [""] * len(images), "id": [f"unlabelled_{i}" for i in range(len(images))]}
+    elif truth:
+        dataset = open_split(config.dataset, config.unlabelled, "train", full.tasks, size)
+        batch = load_all(Subset(dataset, range(min(len(dataset), limit or len(dataset)))))
+    else:
+        files = image_files(config.unlabelled)[:limit]
+        images = load_images(config.unlabelled, size, limit=limit).float() / 255
+        return {"image": images, "caption": [""] * len(images), "id": [f.stem for f in files]}
+    if truth:
+        return batch
+    return {"image": batch["image"], "caption": list(batch.get("caption", [""] * len(batch["image"]))),
+            "id": list(batch["id"])}
 
 
 def concat_unlabelled(parts: list[dict | None]) -> dict | None:
