@@ -17,7 +17,7 @@ from ..tasks import TASKS
 from .examples import Examples, created_examples, prediction_examples
 from .figures import TILE, comparison_grid, created_grid, plot_panels, save_png
 from .runfolder import RunFolder, eval_panels, loss_panels, read_run, resolve_data
-from .table import metrics_table_html
+from .table import benchmark_spread, metrics_table_html
 
 REPORT_DIR = "report"
 CSS = """
@@ -114,9 +114,16 @@ def _section_metrics(run: RunFolder) -> str:
         return parts[0] + _note("No metrics yet: the warm-up has not finished its evaluation.")
     if not run.metrics["theta_c"]:
         parts.append(_note("The improve stage has not finished: only the warm-up's numbers are shown."))
+    spread = benchmark_spread()
+    source = ("seed spread: the standard deviation over 3 seeds of (Diff-2-in-1 − control) in "
+              "bench/results/self_improve.json" if spread else "no benchmark spread is known, so no change is coloured")
     parts.append(f"<p class='muted'>Split: {escape(run.split or '?')}. ↑ higher is better, ↓ lower is better; "
-                 "green = better than the warm-up, red = worse.</p>")
-    parts.append(metrics_table_html(run.metrics))
+                 f"green / red = Diff-2-in-1 better / worse than the control by more than the {escape(source)}. "
+                 f"Improve preset: {escape(str(run.improve_config.get('preset') or 'default'))}.</p>")
+    if not run.metrics.get("control"):
+        parts.append(_note("No control run (control: false in the run config): Diff-2-in-1 has nothing fair "
+                           "to be compared with, so no change is coloured."))
+    parts.append(metrics_table_html(run.metrics, spread))
     return "\n".join(parts)
 
 
