@@ -29,7 +29,7 @@ from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save
 from .pools import Pool, concat_unlabelled, created_batch, make_store, student_views, unlabelled_batch
 from .pseudo_loss import pseudo_loss
 from .sources import load_all
-from .teacher import ensemble_targets, targets_in_view
+from .teacher import TargetBank, ensemble_targets, targets_in_view
 from .view_eval import evaluate_views
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, warp_targets
 from .warmup import HeadTraining
@@ -96,7 +96,7 @@ def _real_loss(model: PerceptionModel, pool: Pool, step: int, size: int, device)
 
 
 def _pseudo_loss(model: PerceptionModel, labeller: PerceptionModel, pool: Pool, step: int, config: ImproveConfig,
-                 device) -> tuple[torch.Tensor, dict]:
+                 device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict]:
     rows, views, params = pool.draw(config.pseudo_batch_size, step)
     size = tuple(pool.batch["image"].shape[-2:])
     features = pool.store.get(rows, views)
@@ -104,15 +104,20 @@ def _pseudo_loss(model: PerceptionModel, labeller: PerceptionModel, pool: Pool, 
     if config.labels == "stored" or config.unlabelled_labels == "ground_truth":
         loss, logs = model.loss(preds, warp_targets(pool.labels(rows, device), params))
         return loss, {f"pseudo/{k}": v for k, v in logs.items()}
-    targets = targets_in_view(ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size), params)
-    return pseudo_loss(model, preds, targets, config.soft_labels, config.cos_mask)
+    if bank is not None:
+        if step % config.teacher_every == 0 or not bank.targets:  # a resumed run refreshes at once
+            bank.refresh(labeller)
+        full = bank.get(rows, device)
+    else:
+        full = ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size)
+    return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask)
 
 
-def _step_loss(model, labeller, pools, step, config, device) -> tuple[torch.Tensor, dict[str, float]]:
+def _step_loss(model, labeller, pools, step, config, device, bank=None) -> tuple[torch.Tensor, dict[str, float]]:
     real_pool, pseudo_pool = pools
     loss, logs = _real_loss(model, real_pool, step, config.batch_size, device)
     if pseudo_pool is not None:
-        extra, extra_logs = _pseudo_loss(model, labeller, pseudo_pool, step, config, device)
+        extra, extra_logs = _pseudo_loss(model, labeller, pseudo_pool, step, config, device, bank)
         loss = loss + config.pseudo_weight * extra
         logs = {**logs, **extra_logs, "total": float(loss.detach())}
     return loss, logs
@@ -146,6 +151,11 @@ def train_improve(config: ImproveConfig) -> Path:
     labeller = ema.shadow
     if config.teacher:
         labeller = load_perception(config.teacher, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
+    pseudo = pools[1]
+    target_bank = None
+    if pseudo is not None and config.teacher_every > 1 and config.labels == "theta_c" \
+            and config.unlabelled_labels == "theta_c":
+        target_bank = TargetBank(pseudo.store, teacher_view_list(config), tuple(pseudo.batch["image"].shape[-2:]))
     log, eval_log = CsvLog(out / "log.csv"), CsvLog(out / "eval.csv")
     bar = tqdm(total=config.steps, initial=step, desc="improve", disable=not config.progress)
     start = time.time()
@@ -153,7 +163,7 @@ def train_improve(config: ImproveConfig) -> Path:
     while step < config.steps:
         model.train()
         with run.accelerator.autocast():
-            loss, logs = _step_loss(model, labeller, pools, step, config, device)
+            loss, logs = _step_loss(model, labeller, pools, step, config, device, target_bank)
         run.accelerator.backward(loss)
         optimizer.step()
         schedule.step()
