@@ -111,7 +111,7 @@ class ImproveConfig(WarmupConfig):
     teacher: str = option("", "diagnostic, not Diff-2-in-1: label with this fixed perception checkpoint instead of θC")
     lr: float = option(1e-4, "peak learning rate of θE")
     lr_warmup: int = option(100, "linear learning-rate warm-up steps of θE's fresh optimizer")
-    lr_schedule: str = option("cosine", "learning rate after the warm-up: cosine (to 1%) or constant",
+    lr_schedule: str = option("cosine", "learning rate after the warm-up: cosine (to 1%%) or constant",
                               choices=["cosine", "constant"])
     eval_flip: bool = option(True, "also report every head with flip test-time averaging (…_tta)")
 
