@@ -108,3 +108,21 @@ def test_create_returns_images_and_labels_at_the_input_size(pixel_checkpoint: Pa
 def test_a_folder_without_a_checkpoint_names_the_file(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="perception.json"):
         Diff2in1Pipeline.from_pretrained(tmp_path)
+
+
+def test_predict_and_evaluate_commands_go_through_the_pipeline(pixel_checkpoint: Path, rooms32: Path,
+                                                               tmp_path: Path):
+    from diff2in1.cli.main import main
+
+    image = np.asarray(Image.open(photo(tmp_path)))
+    (tmp_path / "images").mkdir()
+    Image.fromarray(image).save(tmp_path / "images" / "photo.png")
+    assert main(["predict", "--checkpoint", str(pixel_checkpoint), "--input", str(tmp_path / "images"),
+                 "--out", str(tmp_path / "pred"), "--ensemble", "2"]) == 0
+    written = np.asarray(Image.open(tmp_path / "pred" / "semseg" / "photo.png"))
+    assert np.array_equal(written, Diff2in1Pipeline.from_pretrained(pixel_checkpoint)(image, ensemble=2).semseg)
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", "--checkpoint", str(pixel_checkpoint), "--data", str(rooms32), "--out", str(out),
+                 "--which", "model", "creation"]) == 0
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["model"] == metrics["creation"]  # a warm-up checkpoint: θC starts as θE

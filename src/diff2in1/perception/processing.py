@@ -42,6 +42,8 @@ def _one_image(image: ImageInput) -> torch.Tensor:
         array = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
         if array.ndim != 3:
             raise ValueError(f"an image array must be HxW or HxWx3, got shape {image.shape}")
+        if np.issubdtype(array.dtype, np.integer):  # 8- or 16-bit pixels: scaled by their type's maximum
+            array = array.astype(np.float32) / np.iinfo(array.dtype).max
         tensor = torch.from_numpy(np.array(array)).permute(2, 0, 1)  # a copy: PIL arrays are read-only
     elif isinstance(image, torch.Tensor):
         tensor = image[None].expand(3, -1, -1) if image.ndim == 2 else image
@@ -59,7 +61,8 @@ def as_image_list(images: ImageInput | Sequence[ImageInput]) -> tuple[list[torch
     """Every image as 3xHxW float32 in [0, 1], and whether the input was a batch.
 
     One image: a PIL image, an HxW or HxWx3 array, a 3xHxW tensor. A batch: a list or tuple of those, a
-    BxHxWx3 array or a Bx3xHxW tensor. Float inputs are taken to be in [0, 1] already, uint8 in [0, 255].
+    BxHxWx3 array or a Bx3xHxW tensor. Float inputs are taken to be in [0, 1] already; integer arrays are
+    scaled by their type's maximum (255 for uint8, 65535 for uint16), uint8 tensors by 255.
     """
     if isinstance(images, (list, tuple)):
         return [_one_image(image) for image in images], True
