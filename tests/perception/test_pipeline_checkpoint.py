@@ -126,3 +126,15 @@ def test_predict_and_evaluate_commands_go_through_the_pipeline(pixel_checkpoint:
                  "--which", "model", "creation"]) == 0
     metrics = json.loads(out.read_text())["metrics"]
     assert metrics["model"] == metrics["creation"]  # a warm-up checkpoint: θC starts as θE
+
+
+def test_export_writes_a_folder_that_loads_without_the_original_backbone(pixel_checkpoint: Path, tmp_path: Path):
+    from diff2in1.cli.main import main
+
+    assert main(["export", "--checkpoint", str(pixel_checkpoint), "--out", str(tmp_path / "exported"),
+                 "--include-backbone", "true"]) == 0
+    moved = shutil.copytree(tmp_path / "exported", tmp_path / "moved")
+    image = np.asarray(Image.open(photo(tmp_path)))
+    loaded = Diff2in1Pipeline.from_pretrained(moved)
+    assert Path(loaded.backbone_source) == moved / "backbone"
+    assert np.array_equal(loaded(image).depth, Diff2in1Pipeline.from_pretrained(pixel_checkpoint)(image).depth)
