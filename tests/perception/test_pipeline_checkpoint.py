@@ -138,3 +138,17 @@ def test_export_writes_a_folder_that_loads_without_the_original_backbone(pixel_c
     loaded = Diff2in1Pipeline.from_pretrained(moved)
     assert Path(loaded.backbone_source) == moved / "backbone"
     assert np.array_equal(loaded(image).depth, Diff2in1Pipeline.from_pretrained(pixel_checkpoint)(image).depth)
+
+
+def test_the_readme_python_example_runs(pixel_checkpoint: Path, tmp_path: Path):
+    """The code block of the README's "Python" section, on a trained run folder and a 37x53 photo."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = readme.split("## Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace('"runs/demo/improve/checkpoint"', repr(str(pixel_checkpoint)))
+    code = code.replace('"photo.jpg"', repr(str(photo(tmp_path))))
+    lines = code.strip().splitlines()
+    assert lines[-1].startswith("out.normal.shape == (H, W, 3)")
+    lines[-1] = "assert " + lines[-1]
+    namespace = {"H": 37, "W": 53}
+    exec("\n".join(lines), namespace)  # noqa: S102 (the README's own example)
+    assert namespace["out"].depth.shape == (37, 53)
