@@ -21,6 +21,19 @@ from .normal import NormalHead
 from .segmentation import SegmentationHead
 
 
+def _checked_tasks(tasks: list[str], num_classes: int | None, loss_weights: dict[str, float] | None) -> list[str]:
+    """The task list, refused when it repeats a task, lacks num_classes for semseg or mismatches loss_weights."""
+    tasks = check_tasks(tasks, where="PerceptionModel")
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"PerceptionModel: tasks {tasks} contain a duplicate")
+    if SEMSEG in tasks and num_classes is None:
+        raise ValueError("PerceptionModel: task 'semseg' needs num_classes (the data set's number of classes)")
+    unknown = sorted(set(loss_weights or {}) - set(tasks))
+    if unknown:
+        raise ValueError(f"PerceptionModel: loss_weights name tasks {unknown} that are not in tasks {tasks}")
+    return tasks
+
+
 class ModelConfig(FrozenDict):
     """diffusers' frozen config (``model.config.tasks``) that can also be called: ``model.config()`` returns the
     constructor arguments as a plain dict, the form ``perception.json`` stores and ``from_config`` reads."""
@@ -62,18 +75,7 @@ class PerceptionModel(ModelMixin, ConfigMixin):
         fuse_stride: int = 4,
     ) -> None:
         super().__init__()
-        self.tasks = check_tasks(tasks, where="PerceptionModel")
-        if len(set(self.tasks)) != len(self.tasks):
-            raise ValueError(f"PerceptionModel: tasks {self.tasks} contain a duplicate")
-        if SEMSEG in self.tasks and num_classes is None:
-            raise ValueError(
-                "PerceptionModel: task 'semseg' needs num_classes (the data set's number of classes)"
-            )
-        unknown = sorted(set(loss_weights or {}) - set(self.tasks))
-        if unknown:
-            raise ValueError(
-                f"PerceptionModel: loss_weights name tasks {unknown} that are not in tasks {self.tasks}"
-            )
+        self.tasks = _checked_tasks(tasks, num_classes, loss_weights)
         # Registered normalised (plain ints, floats, lists), so the JSON is the same whatever types came in.
         self.register_to_config(**{
             "feature_channels": [int(c) for c in feature_channels],
