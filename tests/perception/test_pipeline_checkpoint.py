@@ -152,3 +152,13 @@ def test_the_readme_python_example_runs(pixel_checkpoint: Path, tmp_path: Path):
     namespace = {"H": 37, "W": 53}
     exec("\n".join(lines), namespace)  # noqa: S102 (the README's own example)
     assert namespace["out"].depth.shape == (37, 53)
+
+
+def test_dtype_casts_the_backbone_after_the_fingerprint_check(pixel_checkpoint: Path, tmp_path: Path):
+    """A half-precision backbone is accepted (the check runs before the cast) and predicts nearly the same."""
+    image = np.asarray(Image.open(photo(tmp_path)))
+    full = Diff2in1Pipeline.from_pretrained(pixel_checkpoint)(image)
+    half = Diff2in1Pipeline.from_pretrained(pixel_checkpoint, dtype=torch.bfloat16)
+    assert half.backbone.dtype == torch.bfloat16 and next(half.head.parameters()).dtype == torch.float32
+    out = half(image)
+    assert out.normal.dtype == np.float32 and np.abs(out.normal - full.normal).max() < 0.2
