@@ -15,12 +15,13 @@ class EMA:
     synthetic samples with it) and be saved like any module.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.998, every: int = 1):
+    def __init__(self, model: nn.Module, decay: float = 0.998, every: int = 1, warmup: bool = False):
         if not 0.0 <= decay <= 1.0 or every < 1:
             raise ValueError(f"EMA: need 0 <= decay <= 1 and every >= 1, got decay={decay}, every={every}")
         self.decay = decay
         self.every = every
         self.calls = 0
+        self.warmup = warmup  # Mean Teacher: keep rate min(decay, (1 + n) / (10 + n)) at blend n
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
@@ -29,9 +30,11 @@ class EMA:
         self.calls += 1
         if self.calls % self.every:
             return False
+        blends = self.calls // self.every - 1
+        decay = min(self.decay, (1 + blends) / (10 + blends)) if self.warmup else self.decay
         live = dict(model.named_parameters())
         for name, shadow in self.shadow.named_parameters():
-            shadow.lerp_(live[name].detach().to(shadow.dtype), 1.0 - self.decay)
+            shadow.lerp_(live[name].detach().to(shadow.dtype), 1.0 - decay)
         live_buffers = dict(model.named_buffers())
         for name, buffer in self.shadow.named_buffers():
             buffer.copy_(live_buffers[name])
