@@ -52,9 +52,7 @@ from diff2in1.heads import PerceptionModel
 from diff2in1.perception.ddim import denoising_timesteps
 from diff2in1.perception.splits import features_of
 from diff2in1.training.augment import Augmentation
-from diff2in1.training.improve import ImproveConfig, _mixed_batch
 from diff2in1.training.sources import BatchSource, load_all
-from diff2in1.training.synthetic import SyntheticPool
 from speed_harness import Bench, breakdown, device_name, device_tag, git_commit, table
 from speed_models import TASKS, make_backbone, make_head, make_items
 from speed_reference import count_unet_images, one_pass_reference, two_pass_reference
@@ -156,15 +154,28 @@ def bench_epoch(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str,
             "warmup_first_epoch_cached_vs_uncached": seconds["uncached"] / seconds["cached_first_with_build"]}
 
 
+def improve_stage_api() -> SimpleNamespace | None:
+    """The shared-pass improve step this section times (``_mixed_batch``, ``SyntheticPool``), or None where
+    training/ no longer has it: the rewritten improve stage runs the UNet once per (image, view) instead."""
+    try:
+        from diff2in1.training.synthetic import SyntheticPool
+
+        from diff2in1.training.improve import ImproveConfig, _mixed_batch
+    except ImportError:
+        return None
+    return SimpleNamespace(ImproveConfig=ImproveConfig, mixed_batch=_mixed_batch, SyntheticPool=SyntheticPool)
+
+
 def bench_improve(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str, Any]]) -> dict[str, Any]:
     """θE's improve step, streamed features: the package's shared pass vs the release's two passes."""
     config, flips = bench.config, Augmentation(flip=True)
     real_source = BatchSource(backbone, items, flips, config.seed, cache=False, progress=False)
     synthetic = load_all(make_items(len(items), backbone.sample_size, config.seed + 7, labels=False))
-    pool = SyntheticPool(backbone, synthetic, flips, config.seed, cache=False, progress=False)
+    api = improve_stage_api()
+    pool = api.SyntheticPool(backbone, synthetic, flips, config.seed, cache=False, progress=False)
     model, optimizer = make_head(config, backbone)
     creation, _ = make_head(config, backbone)
-    improve = ImproveConfig(batch_size=config.batch_size, real_fraction=config.real_fraction, cache_features=False)
+    improve = api.ImproveConfig(batch_size=config.batch_size, real_fraction=config.real_fraction, cache_features=False)
     run = SimpleNamespace(backbone=backbone, tasks=TASKS)
 
     def step(make_batch: Callable[[], tuple[dict[str, Any], list[torch.Tensor]]]) -> None:
@@ -173,7 +184,7 @@ def bench_improve(bench: Bench, backbone: DiffusionBackbone, items: list[dict[st
         head_step(bench, model, optimizer, batch, lambda: features)
 
     args = (bench, backbone, real_source, pool, creation)
-    runs = {"shared": lambda: step(lambda: _mixed_batch(run, real_source, pool, creation, improve)),
+    runs = {"shared": lambda: step(lambda: api.mixed_batch(run, real_source, pool, creation, improve)),
             "one_pass_reference": lambda: step(lambda: one_pass_reference(*args)),
             "two_pass_release": lambda: step(lambda: two_pass_reference(*args, "all")),
             "two_pass_synthetic_half": lambda: step(lambda: two_pass_reference(*args, "synthetic"))}
@@ -263,6 +274,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     unknown = sorted(set(config.sections) - set(SECTIONS))
     if unknown:
         raise SystemExit(f"--sections: unknown {unknown}; choose from {SECTIONS}")
+    if "improve" in config.sections and improve_stage_api() is None:
+        raise SystemExit("--sections improve times the shared-pass improve step (training.improve._mixed_batch, "
+                         "training.synthetic.SyntheticPool), which the current improve stage does not have; "
+                         f"measure the others: --sections {' '.join(s for s in SECTIONS if s != 'improve')}")
     if config.threads:
         torch.set_num_threads(config.threads)
     bench = Bench(config)

@@ -8,7 +8,7 @@ build the same batches both ways, so the harness can time them side by side.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -17,8 +17,10 @@ from diff2in1.backbones import DiffusionBackbone
 from diff2in1.heads import PerceptionModel
 from diff2in1.perception.splits import features_of
 from diff2in1.training.sources import BatchSource
-from diff2in1.training.synthetic import SyntheticPool, label_with
 from speed_models import TASKS
+
+if TYPE_CHECKING:  # the previous improve stage's pool; see speed.improve_stage_api
+    from diff2in1.training.synthetic import SyntheticPool
 
 
 def merge_labels(real: dict[str, Any], syn: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
@@ -40,6 +42,8 @@ def draw_improve_batch(bench: Any, real_source: BatchSource, pool: SyntheticPool
 def label_synthetic(syn: dict[str, Any], creation: PerceptionModel, features: list[torch.Tensor]) -> None:
     """θC's labels for the LAST len(syn) rows of ``features`` go into ``syn``."""
     num_syn = len(syn["image"])
+    from diff2in1.training.synthetic import label_with  # present only with the previous improve stage
+
     labels = label_with(creation, features, tuple(syn["image"].shape[-2:]))
     syn.update({task: labels[task][-num_syn:] for task in TASKS})
     syn["mask"] = {task: labels["mask"][task][-num_syn:] for task in TASKS}
