@@ -7,8 +7,8 @@ Each seed has its own labelled subset (labelled_seed = seed) and its own warm-up
 and runs the same number of stage-2 steps with the same views (augmentation) of the real images:
   control        real only, 8 per step, same EMA and views as the student
   unlabelled     8 real + 8 real unlabelled images of the pool labelled by θC (the semi-supervised baseline)
-  created_pool   8 real + 8 created from the unlabelled pool's images, θC's view-ensemble soft targets
   oracle         8 real + 8 pool images with their ground truth (the ceiling)
+  created_pool   8 real + 8 created from the unlabelled pool's images, θC's view-ensemble soft targets
   created        8 real + 8 created from the labelled images (the paper's data)
   release        the official release's stage 2 (--preset release) on images created from the labelled ones
   control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
@@ -39,8 +39,8 @@ STAGE2_STEPS = 1500  # 3x the EMA horizon 1 / (1 - 0.998) and as long as the war
 ARMS = {  # in the order they run: the comparisons that matter most first
     "control": {"pseudo_batch_size": 0, "synthetic": ""},
     "unlabelled": {"synthetic": "", "unlabelled": "{pool}"},
-    "created_pool": {"synthetic": "{created_pool}"},
     "oracle": {"synthetic": "", "unlabelled": "{pool}", "unlabelled_labels": "ground_truth"},
+    "created_pool": {"synthetic": "{created_pool}"},
     "created": {"synthetic": "{created_labelled}"},
     "release": {"preset": "release", "synthetic": "{created_labelled}"},
     "control16": {"pseudo_batch_size": 0, "synthetic": "", "batch_size": 16},
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": git_commit(), "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY, "pool_size": POOL_SIZE,
             "settings": demo_config_path().name, "work": str(work)}
-    write_json(Path(args.results) / "self_improve_runs.json", {"meta": meta, "runs": runs})
+    write_json(Path(args.results) / "self_improve_runs.json", {**meta, "runs": runs})
     write_tables(runs, Path(args.results), meta)
     # The demo runs the 'created' arm's settings; its report colours changes beyond this spread.
     write_demo_spread(runs, DEMO_ARM, Path(__file__).parents[1] / "src/diff2in1/report/demo_spread.json", meta)

@@ -175,7 +175,7 @@ def _delta(value: list | None) -> str:
 
 def write_tables(runs: dict, results: Path, meta: dict) -> None:
     summary = summarise(runs)
-    write_json(results / "self_improve.json", {"meta": meta, "labelled": summary})
+    write_json(results / "self_improve.json", {**meta, "labelled": summary})
     text = markdown(summary, meta)
     write_text(results / "self_improve.md", text)
     print(text)
