@@ -12,9 +12,8 @@ of machine load hits both alike):
   FeatureCache vs from the frozen UNet (``warmup_cached_vs_uncached``), and whole epochs of
   --epoch-images: uncached, cached from empty (the first epoch: the cache fills lazily, one UNet pass
   per sample asked for), cached with every image and mirror held (later epochs);
-- improve step: the package's `_mixed_batch` (ONE UNet pass over real + synthetic, θC and θE read the
-  same features) vs the official release's two-pass step, re-implemented here as a REFERENCE
-  (``improve_shared_vs_two_pass``); features streamed, not cached, in both;
+- improve step (`speed_improve.py`): the control, the view-ensemble teacher with a perturbed student and the
+  release's recipe, features streamed (a UNet pass per (image, view)) and cached;
 - creation: `create_batch` vs a bare UNet forward loop over the same steps and batch
   (``creation_vs_bare_unet``);
 - peak memory: torch.cuda.max_memory_allocated per section on CUDA, the process's ru_maxrss on CPU.
@@ -24,7 +23,8 @@ path), ``sd15`` (SD v1.5's published architecture with RANDOM weights, 512x512 i
 nothing is downloaded). Writes bench/results/speed-<device>[-<size>].json and .md and prints the table.
 
 Files: this one (options, sections, main), `speed_models.py` (the backbone of each size, heads, items),
-`speed_reference.py` (the release's two-pass improve step), `speed_harness.py` (timing, memory, table).
+`speed_reference.py` (the release's two-pass improve step as it was, UNet image counting), `speed_improve.py`
+(the improve section), `speed_harness.py` (timing, memory, table).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import diffusers
@@ -54,8 +53,8 @@ from diff2in1.perception.splits import features_of
 from diff2in1.training.augment import Augmentation
 from diff2in1.training.sources import BatchSource, load_all
 from speed_harness import Bench, breakdown, device_name, device_tag, git_commit, table
-from speed_models import TASKS, make_backbone, make_head, make_items
-from speed_reference import count_unet_images, one_pass_reference, two_pass_reference
+from speed_improve import bench_improve
+from speed_models import make_backbone, make_head, make_items
 
 SECTIONS = ["features", "warmup", "epoch", "improve", "creation"]
 
@@ -70,7 +69,6 @@ class SpeedConfig:
     creation_batch: int = option(4, "images per create_batch call")
     creation_steps: int = option(50, "DDIM schedule length (about 31 of 50 run for t* = 600)")
     t_star: int = option(600, "creation noise timestep")
-    real_fraction: float = option(0.5, "share of real samples in an improve batch")
     channels: int = option(64, "aggregator / head width (the warm-up default)")
     fuse_stride: int = option(4, "aggregator's 3x3 fusion at feature strides >= this (the warm-up default)")
     repeats: int = option(3, "timed runs per measurement; the median is reported")
@@ -154,49 +152,6 @@ def bench_epoch(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str,
             "warmup_first_epoch_cached_vs_uncached": seconds["uncached"] / seconds["cached_first_with_build"]}
 
 
-def improve_stage_api() -> SimpleNamespace | None:
-    """The shared-pass improve step this section times (``_mixed_batch``, ``SyntheticPool``), or None where
-    training/ no longer has it: the rewritten improve stage runs the UNet once per (image, view) instead."""
-    try:
-        from diff2in1.training.synthetic import SyntheticPool
-
-        from diff2in1.training.improve import ImproveConfig, _mixed_batch
-    except ImportError:
-        return None
-    return SimpleNamespace(ImproveConfig=ImproveConfig, mixed_batch=_mixed_batch, SyntheticPool=SyntheticPool)
-
-
-def bench_improve(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """θE's improve step, streamed features: the package's shared pass vs the release's two passes."""
-    config, flips = bench.config, Augmentation(flip=True)
-    real_source = BatchSource(backbone, items, flips, config.seed, cache=False, progress=False)
-    synthetic = load_all(make_items(len(items), backbone.sample_size, config.seed + 7, labels=False))
-    api = improve_stage_api()
-    pool = api.SyntheticPool(backbone, synthetic, flips, config.seed, cache=False, progress=False)
-    model, optimizer = make_head(config, backbone)
-    creation, _ = make_head(config, backbone)
-    improve = api.ImproveConfig(batch_size=config.batch_size, real_fraction=config.real_fraction, cache_features=False)
-    run = SimpleNamespace(backbone=backbone, tasks=TASKS)
-
-    def step(make_batch: Callable[[], tuple[dict[str, Any], list[torch.Tensor]]]) -> None:
-        with bench.autocast():  # θC's labels come with the features: the batch is complete only after them
-            batch, features = make_batch()
-        head_step(bench, model, optimizer, batch, lambda: features)
-
-    args = (bench, backbone, real_source, pool, creation)
-    runs = {"shared": lambda: step(lambda: api.mixed_batch(run, real_source, pool, creation, improve)),
-            "one_pass_reference": lambda: step(lambda: one_pass_reference(*args)),
-            "two_pass_release": lambda: step(lambda: two_pass_reference(*args, "all")),
-            "two_pass_synthetic_half": lambda: step(lambda: two_pass_reference(*args, "synthetic"))}
-    seconds = bench.medians("improve_step", runs)
-    rates = {key: config.batch_size / value for key, value in seconds.items()}
-    return {"improve_step_images_per_s": rates,
-            "improve_unet_images_per_step": {key: count_unet_images(backbone, fn) for key, fn in runs.items()},
-            "improve_shared_vs_two_pass": rates["shared"] / rates["two_pass_release"],
-            "improve_shared_vs_two_pass_synthetic_half": rates["shared"] / rates["two_pass_synthetic_half"],
-            "improve_one_pass_reference_vs_two_pass": rates["one_pass_reference"] / rates["two_pass_release"]}
-
-
 def bench_creation(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str, Any]]) -> dict[str, Any]:
     """`create_batch` vs the bare UNet forward loop over the same timesteps and batch."""
     config = bench.config
@@ -274,10 +229,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     unknown = sorted(set(config.sections) - set(SECTIONS))
     if unknown:
         raise SystemExit(f"--sections: unknown {unknown}; choose from {SECTIONS}")
-    if "improve" in config.sections and improve_stage_api() is None:
-        raise SystemExit("--sections improve times the shared-pass improve step (training.improve._mixed_batch, "
-                         "training.synthetic.SyntheticPool), which the current improve stage does not have; "
-                         f"measure the others: --sections {' '.join(s for s in SECTIONS if s != 'improve')}")
     if config.threads:
         torch.set_num_threads(config.threads)
     bench = Bench(config)
