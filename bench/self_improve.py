@@ -45,7 +45,7 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     "release": {"preset": "release", "synthetic": "{created_labelled}"},
     "control16": {"pseudo_batch_size": 0, "synthetic": "", "batch_size": 16},
 }
-TEACHER_EVERY = 150  # θC labels the whole pool every 150 steps (its EMA horizon is 500): a CPU budget
+TEACHER_EVERY = 300  # θC labels the whole pool every 300 steps (its EMA horizon is 500): a CPU budget
 DEMO_ARM = "created"
 SMALL_ARMS = ("control", "unlabelled", "created_pool", "oracle")  # at 25 and 800 labels
 

@@ -84,3 +84,24 @@ def test_the_release_cos_mask_drops_pixels_where_student_and_teacher_agree():
     targets["normal"] = preds["normal"]["normal"].detach().clone()  # the student already agrees everywhere
     loss, logs = pseudo_loss(model, preds, targets, soft=False, cos_mask=0.999)
     assert logs["pseudo/normal"] == 0.0
+
+
+def test_a_segmentation_threshold_keeps_only_the_pixels_theta_c_is_sure_of():
+    model = _model()
+    preds = model([torch.randn(2, 8, 8, 8)], (8, 8))
+    targets = _targets()
+    targets["weight"]["semseg"] = torch.where(torch.arange(8)[None, None, :] < 4, 0.99, 0.5).expand(2, 8, 8)
+    from diff2in1.training.pseudo_loss import agreement_mask
+
+    kept = agreement_mask(preds, targets, 0.0, semseg_threshold=0.9)["semseg"]
+    assert kept[..., :4].all() and not kept[..., 4:].any()
+
+
+def test_depth_in_a_crop_is_scaled_by_its_zoom_and_back():
+    bank = ViewBank(num_views=3, crop_min_scale=0.5, jitter=0.0)
+    params = bank.params(KEYS, 2)
+    depth = torch.full((2, 1, 16, 16), 3.0)
+    seen = warp_targets({"depth": depth}, params)["depth"]
+    assert torch.allclose(seen[:, 0, 0, 0], 3.0 * params.scale)
+    back, _ = unwarp_predictions({"depth": seen}, params)
+    assert torch.allclose(back["depth"], depth, atol=1e-5)

@@ -90,6 +90,8 @@ class ImproveConfig(WarmupConfig):
     pseudo_batch_size: int = option(8, "samples without ground truth (created + unlabelled) per step, beside "
                                     "--batch-size real ones; 0 = real only (the control)")
     pseudo_weight: float = option(1.0, "weight of the loss on θC's targets against the real loss")
+    semseg_threshold: float = option(0.0, "segmentation targets only where θC's top class probability reaches this "
+                                     "(FixMatch's confidence threshold; 0 = every pixel)")
     labels: str = option("theta_c", "targets of created samples: theta_c (re-predicted each step) or stored "
                          "(from create; unlabelled images always use θC)", choices=["theta_c", "stored"])
     soft_labels: bool = option(True, "train on θC's soft targets (probabilities, κ-weighted normals, per-image "

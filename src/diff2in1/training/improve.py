@@ -110,7 +110,8 @@ def _pseudo_loss(model: PerceptionModel, labeller: PerceptionModel, pool: Pool, 
         full = bank.get(rows, device)
     else:
         full = ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size)
-    return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask)
+    return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask,
+                       config.semseg_threshold)
 
 
 def _step_loss(model, labeller, pools, step, config, device, bank=None) -> tuple[torch.Tensor, dict[str, float]]:

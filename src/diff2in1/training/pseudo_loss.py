@@ -47,19 +47,22 @@ def _semseg_soft(pred: dict, targets: dict) -> torch.Tensor:
 SOFT = {NORMAL: _normal_soft, DEPTH: _depth_per_image, SEMSEG: _semseg_soft}
 
 
-def agreement_mask(preds: dict, targets: dict, cos_mask: float) -> dict:
-    """Masks without the pixels where the student's normal is within ``cos_mask`` of θC's (0 = keep all)."""
+def agreement_mask(preds: dict, targets: dict, cos_mask: float, semseg_threshold: float = 0.0) -> dict:
+    """Masks without the pixels where the student's normal is within ``cos_mask`` of θC's (0 = keep all), and
+    without the segmentation pixels where θC's top class probability is below ``semseg_threshold``."""
     masks = dict(targets["mask"])
+    if semseg_threshold and SEMSEG in masks and SEMSEG in targets.get("weight", {}):
+        masks[SEMSEG] = masks[SEMSEG] & (targets["weight"][SEMSEG] >= semseg_threshold)
     if cos_mask and NORMAL in preds and NORMAL in targets:
         cos = F.cosine_similarity(preds[NORMAL]["normal"].detach().float(), targets[NORMAL].float(), dim=1)
         masks[NORMAL] = masks[NORMAL] & (cos < cos_mask)
     return masks
 
 
-def pseudo_loss(model: PerceptionModel, preds: dict, targets: dict, soft: bool,
-                cos_mask: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+def pseudo_loss(model: PerceptionModel, preds: dict, targets: dict, soft: bool, cos_mask: float = 0.0,
+                semseg_threshold: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted sum over the model's tasks of the student's loss on θC's targets; logs as 'pseudo/<task>'."""
-    targets = {**targets, "mask": agreement_mask(preds, targets, cos_mask)}
+    targets = {**targets, "mask": agreement_mask(preds, targets, cos_mask, semseg_threshold)}
     if not soft:
         total, logs = model.loss(preds, targets)
         return total, {f"pseudo/{k}": v for k, v in logs.items()}

@@ -14,6 +14,8 @@ sees the same views.
 A view maps full-image coordinates u (normalised to [-1, 1]) to view coordinates by x = (u - centre) /
 scale: ``warp`` turns full-frame maps into view-frame maps (labels for the student), ``unwarp`` turns a
 view's predictions back into the full frame with the part of the frame the view covers (teacher ensemble).
+Depth follows the zoom: a crop of side fraction s shows the scene as if s times closer, so its depth is
+scaled by s (metric depth unchanged by a zoom would teach the head that apparent size says nothing).
 """
 
 from __future__ import annotations
@@ -154,7 +156,9 @@ def warp_targets(targets: dict, view: ViewParams) -> dict:
             out[key] = {t: _resample(m, theta, mode, "border").to(m.dtype) for t, m in value.items()}
         elif key == NORMAL:
             out[key] = _mirror_normals(_resample(value, theta, "nearest", "border"), view.flip).to(value.dtype)
-        elif key in (DEPTH, SEMSEG):
+        elif key == DEPTH:
+            out[key] = (_resample(value, theta, "nearest", "border") * _zoom(view, value)).to(value.dtype)
+        elif key == SEMSEG:
             out[key] = _resample(value, theta, "nearest", "border").to(value.dtype)
         elif key == "probs":
             out[key] = _resample(value, theta, "bilinear", "border")
@@ -173,5 +177,15 @@ def unwarp_predictions(preds: dict, view: ViewParams) -> tuple[dict, torch.Tenso
     out = {}
     for key, value in preds.items():
         back = _resample(value, theta, "bilinear", "border")
-        out[key] = _mirror_normals(back, view.flip) if key == NORMAL else back
+        if key == NORMAL:
+            back = _mirror_normals(back, view.flip)
+        elif key == DEPTH:
+            back = back / _zoom(view, back)
+        out[key] = back
     return out, coverage
+
+
+def _zoom(view: ViewParams, like: torch.Tensor) -> torch.Tensor:
+    """Depth factor of a crop: a crop of side fraction s, shown at full size, looks like the scene seen s
+    times closer, so its depth labels are scaled by s (keeping apparent size and depth consistent)."""
+    return view.scale.to(like.device, like.dtype).view(-1, *([1] * (like.ndim - 1)))
