@@ -80,7 +80,7 @@ def rng_states(accelerator) -> dict[str, torch.Tensor]:
     return {k: accelerator.gather(v.to(accelerator.device)[None]).cpu() for k, v in states.items()}
 
 
-def _restore_rng(tensors: dict[str, torch.Tensor], accelerator, where: Path) -> None:
+def restore_rng(tensors: dict[str, torch.Tensor], accelerator, where: Path) -> None:
     if tensors["cpu"].shape[0] != accelerator.num_processes:
         warnings.warn(f"{where}: saved by {tensors['cpu'].shape[0]} processes, resumed on "
                       f"{accelerator.num_processes}: the random state starts afresh (batches do not change)",
@@ -123,7 +123,7 @@ def resume_train_state(run: Path, modules: dict[str, nn.Module], optimizer, sche
     if ema is not None and "ema" in info:
         ema.load_state_dict(info["ema"])
     if accelerator is not None and (folder / "rng.safetensors").is_file():
-        _restore_rng(load_tensors(folder / "rng.safetensors"), accelerator, folder)
+        restore_rng(load_tensors(folder / "rng.safetensors"), accelerator, folder)
     return int(info["step"])
 
 
