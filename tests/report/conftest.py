@@ -29,8 +29,9 @@ def build_run(root: Path, backbone: Path, with_improve: bool = True, with_synthe
         create_dataset(CreateConfig(checkpoint=str(run / "warmup" / "checkpoint"), data=str(rooms),
                                     out=str(run / "synthetic"), steps=4, limit=2, batch_size=2, progress=False))
     if with_improve:
-        train_improve(ImproveConfig(**shared, out=str(run / "improve"), steps=2, real_fraction=0.5 if with_synthetic else 1.0,
-                                    warmup=str(run / "warmup" / "checkpoint"), synthetic=str(run / "synthetic")))
+        train_improve(ImproveConfig(**shared, out=str(run / "improve"), steps=2, pseudo_batch_size=2 if with_synthetic else 0,
+                                    synthetic=str(run / "synthetic") if with_synthetic else "",
+                                    warmup=str(run / "warmup" / "checkpoint")))
         write_json(run / "metrics.json", summary_metrics(run))
     return {"run": run, "rooms": rooms}
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from diff2in1.heads.pictures import depth_to_rgb
 from diff2in1.report.figures import Panel, comparison_grid, fit_tile, picture_grid, plot_panels
-from diff2in1.report.table import change_class, metrics_table_html
+from diff2in1.report.table import change_class, metrics_table_html, spread_class
 
 
 def test_report_grid_is_columns_times_tile_wide_with_grey_empty_cells() -> None:
@@ -58,4 +58,17 @@ def test_report_change_colour_follows_the_metric_direction(task, metric, before,
 
 def test_report_table_without_improve_shows_dashes() -> None:
     html = metrics_table_html({"warmup": {"normal": {"mean": 12.345, "a30": 88.0}}, "theta_c": {}, "theta_e": {}})
-    assert "12.35" in html and "88.00" in html and html.count("—") == 2 * 4
+    assert "12.35" in html and "88.00" in html and html.count("—") == 2 * 5  # control, θC, θE, Δ, spread
+
+
+@pytest.mark.parametrize("before, after, spread, expected", [
+    (12.0, 11.5, 0.1, "better"), (12.0, 11.95, 0.1, "same"), (12.0, 12.3, 0.1, "worse"), (12.0, 11.0, None, "same")])
+def test_report_colours_a_change_against_the_control_only_beyond_the_seed_spread(before, after, spread, expected):
+    assert spread_class("normal", "mean", before, after, spread) == expected
+
+
+def test_report_table_colours_the_change_against_the_control():
+    metrics = {"warmup": {"normal": {"mean": 13.0}}, "control": {"normal": {"mean": 12.0}},
+               "theta_c": {"normal": {"mean": 11.0}}, "theta_e": {"normal": {"mean": 11.1}}}
+    html = metrics_table_html(metrics, {"normal": {"mean": 0.2}})
+    assert "<td class='num better'>-1.00</td>" in html and "± 0.20" in html

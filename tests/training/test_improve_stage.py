@@ -1,17 +1,18 @@
-"""The self-improving stage: θC is an EMA of θE, one UNet pass per step, both heads checkpointed."""
+"""The self-improving stage: θC is an EMA of θE, labels samples without ground truth from an ensemble of
+views, the student trains on one view; the control shares everything but those samples."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from diff2in1.backbones.base import DiffusionBackbone
 from diff2in1.fileio import load_tensors, read_json
-from diff2in1.heads import PerceptionModel
-from diff2in1.training.improve import ImproveConfig, train_improve
-from diff2in1.training.synthetic import label_with
+from diff2in1.training.improve import ImproveConfig, apply_preset, train_improve
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +24,20 @@ def warm(tiny_pixel_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     rooms = generate_rooms(RoomsConfig(out=str(root / "rooms"), num=10, size=16), progress=False)
     run = train_warmup(WarmupConfig(backbone=str(tiny_pixel_path), data=str(rooms), out=str(root / "warmup"),
                                     steps=2, batch_size=2, channels=8, progress=False))
+    photos = root / "photos"
+    photos.mkdir()
+    for i in range(3):  # unlabelled photos of another size: they are resized to the backbone's
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(photos / f"{i}.png")
     # Real images stand in for created ones: the mechanics under test do not depend on where they came from.
-    return {"root": root, "rooms": rooms, "checkpoint": run / "checkpoint", "backbone": tiny_pixel_path}
+    return {"root": root, "rooms": rooms, "checkpoint": run / "checkpoint", "backbone": tiny_pixel_path,
+            "photos": photos}
 
 
 def _config(warm: dict[str, Path], name: str, **kw) -> ImproveConfig:
     return ImproveConfig(**{"backbone": str(warm["backbone"]), "data": str(warm["rooms"]), "warmup": str(warm["checkpoint"]),
                             "synthetic": str(warm["rooms"]), "out": str(warm["root"] / name), "steps": 3,
-                            "batch_size": 4, "channels": 8, "progress": False, **kw})
+                            "batch_size": 2, "pseudo_batch_size": 2, "views": 3, "channels": 8, "progress": False,
+                            "lr_warmup": 0, **kw})
 
 
 def test_theta_c_follows_theta_e_as_an_ema(warm):
@@ -43,8 +50,9 @@ def test_theta_c_follows_theta_e_as_an_ema(warm):
     assert not torch.equal(theta_c[key], start[key])
     assert not torch.equal(theta_c[key], theta_e[key])
     metrics = read_json(out / "metrics.json")["metrics"]
-    assert set(metrics) == {"theta_e", "theta_c"}
+    assert set(metrics) == {"theta_e", "theta_c", "theta_e_tta", "theta_c_tta"}
     assert set(metrics["theta_c"]) == {"normal", "depth", "semseg"}
+    assert metrics["theta_c"]["normal"]["mean"] != metrics["theta_c_tta"]["normal"]["mean"]
 
 
 def test_keep_rate_one_leaves_theta_c_at_the_warmup_model(warm):
@@ -54,94 +62,106 @@ def test_keep_rate_one_leaves_theta_c_at_the_warmup_model(warm):
     assert all(torch.equal(theta_c[k], start[k]) for k in start)
 
 
-def test_one_unet_pass_per_step_for_real_and_synthetic(warm, monkeypatch):
-    calls = []
-    original = DiffusionBackbone.unet_pass
-
-    def counting(self, noisy, timesteps, cond=None):
-        calls.append(noisy.shape[0])
-        return original(self, noisy, timesteps, cond)
-
-    monkeypatch.setattr(DiffusionBackbone, "unet_pass", counting)
-    train_improve(_config(warm, "shared", cache_features=False, eval_split="val", val_fraction=0.0))
-    # No evaluation split ('val' with nothing held out): every pass is a training step over the whole batch.
-    assert calls == [4, 4, 4]
-
-
-def test_confidence_drop_masks_the_least_confident_synthetic_pixels():
-    model = PerceptionModel([8], [1], ["normal", "depth", "semseg"], num_classes=3, channels=8)
-    features = [torch.randn(2, 8, 8, 8)]
-    keep_all = label_with(model, features, (8, 8), confidence_drop=0.0)
-    assert all(keep_all["mask"][t].all() for t in ("normal", "depth", "semseg"))
-    assert keep_all["normal"].shape == (2, 3, 8, 8) and keep_all["semseg"].dtype == torch.int64
-    half = label_with(model, features, (8, 8), confidence_drop=0.5)
-    with torch.no_grad():
-        confidences = model.confidences(model(features, (8, 8)))
-    for task in ("normal", "semseg"):
-        kept = half["mask"][task]
-        assert abs(kept.float().mean().item() - 0.5) < 0.1
-        assert confidences[task][kept].min() >= confidences[task][~kept].max()
-    assert half["mask"]["depth"].all()  # no confidence: nothing dropped
-    with pytest.raises(ValueError, match="confidence_drop"):
-        label_with(model, features, (8, 8), confidence_drop=1.0)
-
-
-@pytest.mark.parametrize("cache", [True, False])
-def test_mirror_labels_read_the_mirror_features(warm, monkeypatch, cache):
+def test_the_teacher_averages_views_the_student_does_not_see_at_once(warm, monkeypatch):
     import diff2in1.training.improve as improve_module
 
     seen = []
-    original = improve_module.label_with
+    original = improve_module.ensemble_targets
 
-    def recording(model, features, size, drop=0.0, mirror=None):
-        seen.append(mirror is not None and [m.shape for m in mirror] == [f.shape for f in features])
-        return original(model, features, size, drop, mirror)
+    def recording(model, store, rows, views, size):
+        seen.append(list(views))
+        return original(model, store, rows, views, size)
 
-    monkeypatch.setattr(improve_module, "label_with", recording)
-    train_improve(_config(warm, f"mirror{cache}", label_mirror=True, cache_features=cache))
-    assert seen == [True] * 3
+    monkeypatch.setattr(improve_module, "ensemble_targets", recording)
+    train_improve(_config(warm, "ensemble"))
+    assert seen == [[0, 1, 2]] * 3
+    log = list(csv.DictReader(open(warm["root"] / "ensemble" / "log.csv")))
+    assert {"pseudo/normal", "pseudo/depth", "pseudo/semseg"} <= set(log[0])
 
 
-def test_online_creation_survives_a_resume(warm, monkeypatch):
-    import csv
-
+def test_the_control_trains_on_real_samples_only(warm, monkeypatch):
     import diff2in1.training.improve as improve_module
 
-    settings = dict(steps=4, recreate_every=2, checkpoint_every=1, creation_steps=4, t_star=500, lr=1e-2)
-    straight = train_improve(_config(warm, "online_straight", **settings))
-    assert (straight / "online" / "round_001.safetensors").is_file()
+    monkeypatch.setattr(improve_module, "ensemble_targets", lambda *a: pytest.fail("the control has no pseudo labels"))
+    out = train_improve(_config(warm, "control", pseudo_batch_size=0, synthetic=""))
+    assert "pseudo/total" not in list(csv.DictReader(open(out / "log.csv")))[0]
 
+
+def test_each_view_of_each_image_runs_the_unet_once_with_the_cache(warm, monkeypatch):
+    from diff2in1.training.view_features import ViewFeatures
+
+    counts = []
+    original = ViewFeatures._compute
+
+    def counting(self, pairs):
+        counts.extend((id(self), pair) for pair in pairs)
+        return original(self, pairs)
+
+    monkeypatch.setattr(ViewFeatures, "_compute", counting)
+    train_improve(_config(warm, "cached", steps=6, eval_flip=False))
+    assert counts and len(counts) == len(set(counts))
+
+
+def test_unlabelled_photos_are_labelled_by_theta_c(warm):
+    out = train_improve(_config(warm, "photos", synthetic="", unlabelled=str(warm["photos"])))
+    assert (out / "checkpoint" / "creation.safetensors").is_file()
+
+
+def test_pseudo_samples_are_required_for_a_pseudo_batch(warm):
+    with pytest.raises(ValueError, match="--synthetic and/or --unlabelled"):
+        train_improve(_config(warm, "nothing", synthetic=""))
+
+
+def test_stored_labels_train_on_the_created_labels(warm, monkeypatch):
+    import diff2in1.training.improve as improve_module
+
+    monkeypatch.setattr(improve_module, "ensemble_targets", lambda *a: pytest.fail("stored labels are not re-predicted"))
+    train_improve(_config(warm, "stored", labels="stored"))
+
+
+def test_a_resumed_run_repeats_the_uninterrupted_one(warm, monkeypatch):
+    import diff2in1.training.improve as improve_module
+
+    settings = dict(steps=4, checkpoint_every=1, lr=1e-2)
+    straight = train_improve(_config(warm, "straight", **settings))
     save = improve_module.save_train_state
 
     def save_then_stop(out, modules, optimizer, schedule, step):
         save(out, modules, optimizer, schedule, step)
-        if step == 3:
+        if step == 2:
             raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
         patch.setattr(improve_module, "save_train_state", save_then_stop)
         with pytest.raises(KeyboardInterrupt):
-            train_improve(_config(warm, "online_stopped", **settings))
-    resumed = train_improve(_config(warm, "online_stopped", resume=True, **settings))
+            train_improve(_config(warm, "stopped", **settings))
+    resumed = train_improve(_config(warm, "stopped", resume=True, **settings))
     logs = [list(csv.DictReader(open(run / "log.csv"))) for run in (straight, resumed)]
     assert [row["step"] for row in logs[1]] == ["1", "2", "3", "4"]
     for a, b in zip(*logs):
         assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-4), f"step {a['step']}"
 
 
-def test_a_teacher_checkpoint_labels_the_synthetic_samples_instead_of_theta_c(warm, monkeypatch):
+def test_a_teacher_checkpoint_labels_instead_of_theta_c(warm, monkeypatch):
     import diff2in1.training.improve as improve_module
 
     labellers = []
-    original = improve_module.label_with
+    original = improve_module.ensemble_targets
 
     def recording(model, *args):
         labellers.append(model)
         return original(model, *args)
 
-    monkeypatch.setattr(improve_module, "label_with", recording)
+    monkeypatch.setattr(improve_module, "ensemble_targets", recording)
     train_improve(_config(warm, "teacher", teacher=str(warm["checkpoint"]), ema_decay=0.5, lr=1e-2))
     assert len(labellers) == 3 and len({id(m) for m in labellers}) == 1
-    teacher = labellers[0]
     start = load_tensors(warm["checkpoint"] / "model.safetensors")
-    assert all(torch.equal(p.cpu(), start[k]) for k, p in teacher.state_dict().items())  # fixed, not the EMA
+    assert all(torch.equal(p.cpu(), start[k]) for k, p in labellers[0].state_dict().items())  # fixed, not the EMA
+
+
+def test_the_release_preset_fills_only_options_left_at_their_default():
+    release = apply_preset(ImproveConfig(preset="release"))
+    assert (release.batch_size, release.pseudo_batch_size, release.soft_labels, release.cos_mask) == (4, 4, False, 0.999)
+    assert (release.teacher_views, release.ema_every, release.lr_schedule, release.views) == ("noise", 10, "constant", 1)
+    assert apply_preset(ImproveConfig(preset="release", ema_every=3)).ema_every == 3
+    assert apply_preset(ImproveConfig()) == ImproveConfig()

@@ -62,10 +62,12 @@ def test_gradients_are_unscaled_before_clipping():
 
 def test_ema_counter_survives_a_resume_and_its_warmup_ramps_the_keep_rate():
     ema = EMA(nn.Linear(2, 2), decay=0.998, every=10, warmup=True)
-    assert ema.current_decay() == pytest.approx(1 / 10)
-    for _ in range(25):
+    for _ in range(10):
         ema.update(nn.Linear(2, 2))
-    assert ema.current_decay() == pytest.approx(26 / 35)
+    assert ema.current_decay() == pytest.approx(1 / 10)  # the first blend (the 10th call)
+    for _ in range(15):
+        ema.update(nn.Linear(2, 2))
+    assert ema.current_decay() == pytest.approx(2 / 11)
     resumed = EMA(nn.Linear(2, 2), decay=0.998, every=10, warmup=True)
     resumed.load_state_dict(ema.state_dict())
     blends = [resumed.update(nn.Linear(2, 2)) for _ in range(5)]

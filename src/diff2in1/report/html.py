@@ -17,7 +17,7 @@ from ..tasks import TASKS
 from .examples import Examples, created_examples, prediction_examples
 from .figures import TILE, comparison_grid, created_grid, plot_panels, save_png
 from .runfolder import RunFolder, eval_panels, loss_panels, read_run, resolve_data
-from .table import metrics_table_html
+from .table import benchmark_spread, metrics_table_html
 
 REPORT_DIR = "report"
 CSS = """
@@ -64,13 +64,15 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
                                  f"{provenance.get('steps')}-step DDIM schedule, eta {provenance.get('eta')}, guidance "
                                  f"{provenance.get('guidance_scale')}, labelled by {_labeller(provenance)}"))
     if improve:
-        online = f", re-created with θC every {improve['recreate_every']} steps" if improve.get("recreate_every") else ""
-        online += ", θC labels averaged over each image and its mirror" if improve.get("label_mirror") else ""
-        online += f", labels from the fixed teacher {improve['teacher']} (diagnostic)" if improve.get("teacher") else ""
-        rows.append(("improve", f"{improve.get('steps')} steps, batch {improve.get('batch_size')}, lr {improve.get('lr')}, "
-                                f"real fraction {improve.get('real_fraction')}, EMA rate {improve.get('ema_decay')} every "
-                                f"{improve.get('ema_every')} step(s), synthetic labels: {improve.get('labels')}, "
-                                f"least-confident share dropped {improve.get('confidence_drop')}{online}"))
+        teacher = f", labels from the fixed teacher {improve['teacher']} (diagnostic)" if improve.get("teacher") else ""
+        pool = f", unlabelled images: {improve['unlabelled']}" if improve.get("unlabelled") else ""
+        rows.append(("improve", f"preset {improve.get('preset') or 'default'}: {improve.get('steps')} steps, "
+                                f"{improve.get('batch_size')} real + {improve.get('pseudo_batch_size')} pseudo-labelled "
+                                f"per step, lr {improve.get('lr')}, EMA rate {improve.get('ema_decay')} every "
+                                f"{improve.get('ema_every')} step(s), {improve.get('views')} views per image, θC "
+                                f"averages {improve.get('teacher_views')} views, "
+                                f"{'soft' if improve.get('soft_labels') else 'hard'} targets, created labels: "
+                                f"{improve.get('labels')}{pool}{teacher}"))
     return rows
 
 
@@ -88,12 +90,12 @@ def _trained_sentence(run: RunFolder) -> str:
     text = (f"The diffusion backbone's {frozen} are frozen throughout; only the feature aggregator and the task "
             f"heads{count} are trained. The warm-up trains them on the labelled real images.")
     if run.improve_config:
-        real = float(run.improve_config.get("real_fraction", 0.5))
-        data = "real samples only (a control without created data)" if real >= 1 else \
-            f"batches of real (share {real:g}) and created samples"
+        pseudo = int(run.improve_config.get("pseudo_batch_size", 0) or 0)
+        data = "real samples only (a control without created data)" if not pseudo else \
+            f"batches of {run.improve_config.get('batch_size')} real and {pseudo} created or unlabelled samples"
         text += (f" In the improve stage, θE (exploitation) is trained by gradient descent on {data}; θC "
                  "(creation) gets no gradients: it is an exponential moving average of θE, and labels the created "
-                 "images. “Diff-2-in-1” below is θC.")
+                 "samples without ground truth from an ensemble of views of each. “Diff-2-in-1” below is θC.")
     return text
 
 
@@ -112,9 +114,16 @@ def _section_metrics(run: RunFolder) -> str:
         return parts[0] + _note("No metrics yet: the warm-up has not finished its evaluation.")
     if not run.metrics["theta_c"]:
         parts.append(_note("The improve stage has not finished: only the warm-up's numbers are shown."))
+    spread = benchmark_spread()
+    source = ("seed spread: the standard deviation over 3 seeds of (Diff-2-in-1 − control) in "
+              "bench/results/self_improve.json" if spread else "no benchmark spread is known, so no change is coloured")
     parts.append(f"<p class='muted'>Split: {escape(run.split or '?')}. ↑ higher is better, ↓ lower is better; "
-                 "green = better than the warm-up, red = worse.</p>")
-    parts.append(metrics_table_html(run.metrics))
+                 f"green / red = Diff-2-in-1 better / worse than the control by more than the {escape(source)}. "
+                 f"Improve preset: {escape(str(run.improve_config.get('preset') or 'default'))}.</p>")
+    if not run.metrics.get("control"):
+        parts.append(_note("No control run (control: false in the run config): Diff-2-in-1 has nothing fair "
+                           "to be compared with, so no change is coloured."))
+    parts.append(metrics_table_html(run.metrics, spread))
     return "\n".join(parts)
 
 

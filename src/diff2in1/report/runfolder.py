@@ -58,7 +58,7 @@ class RunFolder:
     improve_config: dict[str, Any] = field(default_factory=dict)  # resolved ImproveConfig
     checkpoint_info: dict[str, Any] = field(default_factory=dict)  # warmup/checkpoint/perception.json
     synthetic_meta: dict[str, Any] = field(default_factory=dict)  # synthetic/meta.json
-    metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # warmup / theta_c / theta_e
+    metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # warmup / control / theta_c / theta_e
     split: str = ""
     improve_step: int = 0
 
@@ -107,6 +107,7 @@ def read_run(root: str | Path) -> RunFolder:
         "warmup": summary.get("warmup") or warm.get("metrics") or {},
         "theta_c": summary.get("diff2in1") or (improved.get("metrics") or {}).get("theta_c") or {},
         "theta_e": summary.get("diff2in1_theta_e") or (improved.get("metrics") or {}).get("theta_e") or {},
+        "control": summary.get("control") or {},
     }
     run.split = summary.get("split") or warm.get("split") or ""
     run.improve_step = int(improved.get("step") or 0)

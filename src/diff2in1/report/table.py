@@ -1,4 +1,9 @@
-"""The report's metrics table: warm-up vs Diff-2-in-1 (θC) vs θE, with the change coloured by direction."""
+"""The report's metrics table: warm-up, the control, Diff-2-in-1 (θC) and θE.
+
+The change that matters is Diff-2-in-1 against the control (the same stage on real data only); it is
+coloured only when it is larger than the seed spread the benchmark measured for that metric, so a change
+within the noise of one run stays grey.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ DIRECTION: dict[str, dict[str, int]] = {
 ORDER = {"normal": NORMAL_KEYS, "depth": DEPTH_KEYS, "semseg": SEGMENTATION_KEYS}
 UNITS = {"normal": {"mean": "°", "median": "°", "rmse": "°", "a11.25": "%", "a22.5": "%", "a30": "%"},
          "depth": {"rmse": " m"}}
-COLUMNS = (("warmup", "warm-up"), ("theta_c", "Diff-2-in-1 (θC)"), ("theta_e", "θE"))
+COLUMNS = (("warmup", "warm-up"), ("control", "control"), ("theta_c", "Diff-2-in-1 (θC)"), ("theta_e", "θE"))
 
 
 def direction(task: str, metric: str) -> int:
@@ -68,31 +73,53 @@ def _value(metrics: dict, stage: str, task: str, metric: str) -> float | None:
     return None if value is None else float(value)
 
 
-def metrics_table_html(metrics: dict[str, dict[str, dict[str, float]]]) -> str:
-    """An HTML <table>: one row per task/metric; columns warm-up, θC, θE and both changes vs warm-up.
+def spread_class(task: str, metric: str, before: float | None, after: float | None,
+                 spread: float | None) -> str:
+    """'better' / 'worse' only when the change exceeds ``spread`` (the benchmark's seed spread); else 'same'."""
+    if spread is None or before is None or after is None or abs(after - before) <= spread:
+        return "same"
+    return change_class(task, metric, before, after, 12)
 
-    ``metrics``: {"warmup" | "theta_c" | "theta_e": {task: {metric: value}}}; a missing stage gives '—'.
+
+def metrics_table_html(metrics: dict[str, dict[str, dict[str, float]]],
+                       spread: dict[str, dict[str, float]] | None = None) -> str:
+    """An HTML <table>: one row per task/metric; columns warm-up, control, θC, θE, and θC − control.
+
+    ``metrics``: {"warmup" | "control" | "theta_c" | "theta_e": {task: {metric: value}}}; a missing stage
+    gives '—'. ``spread``: {task: {metric: seed std of (Diff-2-in-1 − control)}} from the benchmark.
     """
     head = "".join(f"<th>{escape(name)}</th>" for _, name in COLUMNS)
     lines = [f"<table class='metrics'><thead><tr><th>task</th><th>metric</th>{head}"
-             "<th>Δ Diff-2-in-1 vs warm-up</th><th>Δ θE vs warm-up</th></tr></thead><tbody>"]
+             "<th>Δ Diff-2-in-1 vs control</th><th>seed spread</th></tr></thead><tbody>"]
     for task, metric in metric_rows(metrics):
         sign = direction(task, metric)
         arrow = {1: " ↑", -1: " ↓", 0: ""}[sign]
         unit = UNITS.get(task, {}).get(metric, "")
-        before = _value(metrics, "warmup", task, metric)
         places = decimals_for([_value(metrics, stage, task, metric) for stage, _ in COLUMNS])
         cells = [f"<td>{escape(task)}</td><td title='{'higher' if sign > 0 else 'lower'} is better'>"
                  f"{escape(metric)}{unit and ' (' + escape(unit.strip()) + ')'}{arrow}</td>"]
-        for stage, _ in COLUMNS:
-            value = _value(metrics, stage, task, metric)
-            css = "same" if stage == "warmup" else change_class(task, metric, before, value, places)
-            cells.append(f"<td class='num {css}'>{format_value(value, places)}</td>")
-        for stage in ("theta_c", "theta_e"):
-            after = _value(metrics, stage, task, metric)
-            delta = None if before is None or after is None else after - before
-            cells.append(f"<td class='num {change_class(task, metric, before, after, places)}'>"
-                         f"{format_value(delta, places, signed=True)}</td>")
+        cells += [f"<td class='num'>{format_value(_value(metrics, stage, task, metric), places)}</td>"
+                  for stage, _ in COLUMNS]
+        control, ours = _value(metrics, "control", task, metric), _value(metrics, "theta_c", task, metric)
+        noise = (spread or {}).get(task, {}).get(metric)
+        delta = None if control is None or ours is None else ours - control
+        cells.append(f"<td class='num {spread_class(task, metric, control, ours, noise)}'>"
+                     f"{format_value(delta, places, signed=True)}</td>")
+        cells.append(f"<td class='num'>{'—' if noise is None else '± ' + format_value(noise, places)}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
+
+
+SPREAD_FILE = "demo_spread.json"
+
+
+def benchmark_spread() -> dict[str, dict[str, float]] | None:
+    """{task: {metric: std}} that bench/self_improve.py wrote beside this module, or None before it ran."""
+    import json
+    from importlib import resources
+
+    path = resources.files("diff2in1") / "report" / SPREAD_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["spread"]

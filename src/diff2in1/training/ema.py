@@ -14,8 +14,8 @@ class EMA:
 
     The shadow is a frozen deep copy of the live module, so it can run forward passes itself (θC labels
     synthetic samples with it) and be saved like any module. With ``warmup`` the keep rate starts low and
-    rises as min(decay, (1 + n) / (10 + n)) over the n-th call (Mean Teacher's ramp, as diffusers'
-    EMAModel), so early blends are not dominated by the initial weights; off by default.
+    rises as min(decay, (1 + n) / (10 + n)) at blend n = 0, 1, ... (Mean Teacher's ramp, as diffusers'
+    EMAModel), so the average forgets the initial weights sooner; off by default.
 
     The call counter decides when blends happen (and the warm-up rate), so a resumed run needs it:
     ``state_dict()`` / ``load_state_dict()`` carry it in the train state (diffusers keeps
@@ -30,10 +30,11 @@ class EMA:
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
 
     def current_decay(self) -> float:
-        """The keep rate of a blend at the present call count."""
+        """The keep rate of the blend made at the present call count."""
         if not self.warmup:
             return self.decay
-        return min(self.decay, (1 + self.calls) / (10 + self.calls))
+        blends = self.calls // self.every - 1
+        return min(self.decay, (1 + blends) / (10 + blends))
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> bool:

@@ -25,13 +25,16 @@ from .ema import EMA
 STATE_DIR = "train_state"
 
 
-def make_optimizer(model: nn.Module, lr: float, weight_decay: float, steps: int, warmup: int):
-    """AdamW with a linear warm-up then cosine decay to 1% of ``lr``."""
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float, steps: int, warmup: int,
+                   schedule: str = "cosine"):
+    """AdamW with a linear warm-up, then cosine decay to 1% of ``lr`` (or ``schedule='constant'``)."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / max(1, warmup)
+        if schedule == "constant":
+            return 1.0
         progress = min(1.0, (step - warmup) / max(1, steps - warmup))
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
 

@@ -29,6 +29,7 @@ class RunConfig:
     warmup: dict[str, Any] = field(default_factory=dict)
     create: dict[str, Any] = field(default_factory=dict)
     improve: dict[str, Any] = field(default_factory=dict)
+    control: bool = True  # also run the fair control: the improve stage on real samples only, same steps and views
     report: bool = True
 
 
@@ -36,11 +37,11 @@ def load_run_config(path: str | Path, out: str | None = None) -> RunConfig:
     """Read a run YAML: top-level shared keys, `out`, `rooms`, and the stage sections."""
     raw = dict(read_yaml(path))
     sections = {k: raw.pop(k) for k in ("warmup", "create", "improve", "rooms") if k in raw}
-    top = {k: raw.pop(k) for k in ("out", "report") if k in raw}
+    top = {k: raw.pop(k) for k in ("out", "report", "control") if k in raw}
     unknown = sorted(set(raw) - set(SHARED_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; shared keys are {list(SHARED_KEYS)}, sections "
-                         "warmup/create/improve/rooms, and out/report")
+                         "warmup/create/improve/rooms, and out/report/control")
     config = RunConfig(shared=raw, **sections, **top)
     if out:
         config.out = out
@@ -82,10 +83,12 @@ def run_pipeline(config: RunConfig) -> Path:
         generate_rooms(RoomsConfig(out=warmup.data, **config.rooms), progress=warmup.progress)
     if not (run / "warmup" / "metrics.json").is_file():
         train_warmup(warmup)
-    if improve.real_fraction < 1.0 or improve.recreate_every:
+    if improve.pseudo_batch_size and improve.synthetic:
         create_dataset(create)
     if not (run / "improve" / "metrics.json").is_file():
         train_improve(improve)
+    if config.control and not (run / "control" / "metrics.json").is_file():
+        train_improve(control_config(improve))
     write_json(run / "metrics.json", summary_metrics(run))
     if config.report:
         from ..report.html import write_report
@@ -94,9 +97,24 @@ def run_pipeline(config: RunConfig) -> Path:
     return run
 
 
+def control_config(improve: ImproveConfig) -> ImproveConfig:
+    """The fair control of an improve stage: the same steps, views, EMA and test-time averaging, real data only."""
+    return dataclasses.replace(improve, out=str(Path(improve.out).parent / "control"), pseudo_batch_size=0,
+                               synthetic="", unlabelled="")
+
+
 def summary_metrics(run: Path) -> dict[str, Any]:
-    """{"warmup": …, "diff2in1": θC's, "diff2in1_theta_e": θE's}, each {task: {metric: value}}."""
+    """{"warmup", "control", "diff2in1" (θC), "diff2in1_theta_e", and each improve head with flip averaging
+    ("…_tta")}, each {task: {metric: value}}; "control" entries only when the control ran."""
     warm = read_json(run / "warmup" / "metrics.json")
     improved = read_json(run / "improve" / "metrics.json")["metrics"]
-    return {"split": warm["split"], "warmup": warm["metrics"], "diff2in1": improved["theta_c"],
-            "diff2in1_theta_e": improved["theta_e"]}
+    out = {"split": warm["split"], "warmup": warm["metrics"], "diff2in1": improved["theta_c"],
+           "diff2in1_theta_e": improved["theta_e"]}
+    if "theta_c_tta" in improved:
+        out["diff2in1_tta"] = improved["theta_c_tta"]
+    if (run / "control" / "metrics.json").is_file():
+        control = read_json(run / "control" / "metrics.json")["metrics"]
+        out["control"] = control["theta_c"]
+        if "theta_c_tta" in control:
+            out["control_tta"] = control["theta_c_tta"]
+    return out

@@ -1,0 +1,165 @@
+"""Tables of bench/self_improve.py: per-arm means, paired differences against the control, oracle share.
+
+Choices are made on the validation split and reported on test: each arm's head (θE or θC) is the one with
+the lower mean validation normal error over seeds (with flip averaging), and "best" is the arm other than
+the controls and the oracle with the lowest such error.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from diff2in1.fileio import read_json, write_json, write_text
+
+HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
+LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
+NOT_BEST = {"warmup", "control", "control16", "oracle"}
+
+
+def collect(work: Path, labelled: list[int], seeds: list[int], arms: list[str]) -> dict:
+    """{L: {seed: {arm: scores.json}}} of every arm scored so far."""
+    runs: dict = {}
+    for count in labelled:
+        for seed in seeds:
+            for arm in arms:
+                path = work / f"L{count}" / f"s{seed}" / arm / "scores.json"
+                if path.is_file():
+                    runs.setdefault(str(count), {}).setdefault(str(seed), {})[arm] = read_json(path)
+    return runs
+
+
+def _value(scores: dict, split: str, head: str, tta: bool, task: str) -> float | None:
+    name = head + ("_tta" if tta else "")
+    return scores.get(split, {}).get(name, {}).get(task, {}).get(HEADLINE[task])
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def choose_head(seeds: dict, arm: str) -> str:
+    """θE or θC, whichever has the lower mean validation normal error with flip averaging."""
+    def val(head: str) -> float:
+        values = [_value(s[arm], "val", head, True, "normal") for s in seeds.values() if arm in s]
+        values = [v for v in values if v is not None]
+        return statistics.fmean(values) if values else float("inf")
+    return min(("theta_c", "theta_e"), key=val) if arm != "warmup" else "theta_e"
+
+
+def arm_table(seeds: dict) -> dict:
+    """{arm: {head, seeds, split: {tta|plain: {task: [mean, std]}}}}."""
+    arms = sorted({a for s in seeds.values() for a in s}, key=lambda a: list(HEAD_ORDER).index(a) if a in HEAD_ORDER else 99)
+    out = {}
+    for arm in arms:
+        head = choose_head(seeds, arm)
+        done = [s for s in seeds.values() if arm in s]
+        entry: dict = {"head": head, "seeds": len(done)}
+        for split in ("val", "test"):
+            entry[split] = {}
+            for mode, tta in (("tta", True), ("plain", False)):
+                entry[split][mode] = {f"{t}.{m}": list(_mean_std([_value(s[arm], split, head, tta, t) for s in done]))
+                                      for t, m in HEADLINE.items() if _value(done[0][arm], split, head, tta, t) is not None}
+        out[arm] = entry
+    return out
+
+
+HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "unlabelled", "oracle")
+
+
+def best_arm(table: dict) -> str | None:
+    candidates = [a for a in table if a not in NOT_BEST]
+    return min(candidates, key=lambda a: table[a]["val"]["tta"]["normal.mean"][0]) if candidates else None
+
+
+def paired(seeds: dict, arm: str, against: str, heads: tuple[str, str], split: str = "test") -> dict:
+    """{tta|plain: {task.metric: [mean, std, wins]}} of arm − against per seed (negative = better for errors)."""
+    done = [s for s in seeds.values() if arm in s and against in s]
+    out: dict = {}
+    for mode, tta in (("tta", True), ("plain", False)):
+        out[mode] = {}
+        for task, metric in HEADLINE.items():
+            deltas = [_value(s[arm], split, heads[0], tta, task) - _value(s[against], split, heads[1], tta, task)
+                      for s in done if _value(s[arm], split, heads[0], tta, task) is not None]
+            if deltas:
+                wins = sum((d < 0) if metric in LOWER_IS_BETTER else (d > 0) for d in deltas)
+                out[mode][f"{task}.{metric}"] = [*_mean_std(deltas), wins]
+    return out
+
+
+def oracle_share(table: dict, arm: str) -> dict:
+    """(control − arm) / (control − oracle) on test means, per mode and error metric."""
+    out: dict = {}
+    if "oracle" not in table or "control" not in table:
+        return out
+    for mode in ("tta", "plain"):
+        out[mode] = {}
+        for key in ("normal.mean", "depth.abs_rel"):
+            control, best, oracle = (table[a]["test"][mode].get(key, [None])[0] for a in ("control", arm, "oracle"))
+            if None not in (control, best, oracle) and control != oracle:
+                out[mode][key] = (control - best) / (control - oracle)
+    return out
+
+
+def summarise(runs: dict) -> dict:
+    labelled = {}
+    for count, seeds in runs.items():
+        table = arm_table(seeds)
+        entry: dict = {"arms": table, "seeds": sorted(int(s) for s in seeds)}
+        best = best_arm(table)
+        if best and "control" in table:
+            heads = (table[best]["head"], table["control"]["head"])
+            entry.update(best=best, best_minus_control=paired(seeds, best, "control", heads),
+                         oracle_share=oracle_share(table, best))
+            if "control16" in table:
+                entry["best_minus_control16"] = paired(seeds, best, "control16", (heads[0], table["control16"]["head"]))
+            for arm in table:
+                if arm not in ("control", "warmup"):
+                    entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, "control",
+                                                                         (table[arm]["head"], heads[1]))
+        labelled[count] = entry
+    return labelled
+
+
+def markdown(summary: dict, meta: dict) -> str:
+    lines = ["# Self-improvement on rooms: arms against a fair control", "",
+             f"Command: `{meta['command']}` (runs made one process per seed with `--seeds S`); commit "
+             f"`{meta['git_commit']}`; machine: {meta['machine']}; stage 2: {meta['stage2_steps']} steps; unlabelled "
+             f"pool: {meta['pool_size']} rooms. Test split unless marked val; mean ± std over seeds; Δ is paired by seed "
+             "(negative is better for errors, positive for mIoU); wins count seeds. Heads and the best arm are "
+             "chosen on validation.", ""]
+    for count, entry in summary.items():
+        lines += [f"## {count} labelled images (seeds {entry['seeds']})", ""]
+        if "best" in entry:
+            lines += [f"Best arm on validation: **{entry['best']}** ({entry['arms'][entry['best']]['head']}).", ""]
+            lines += ["| arm − control | mode | normal mean ° | depth abs_rel | mIoU |", "|---|---|---|---|---|"]
+            for arm, deltas in entry.get("minus_control", {}).items():
+                for mode in ("tta", "plain"):
+                    cells = [_delta(deltas[mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
+                    lines.append(f"| {arm} | {mode} | " + " | ".join(cells) + " |")
+            lines += ["", f"Share of the oracle's gain recovered by {entry['best']}: " + ", ".join(
+                f"{mode} {key} {value:.0%}" for mode, v in entry.get("oracle_share", {}).items() for key, value in v.items()), ""]
+        lines += ["| arm | head | split | mode | normal mean ° | depth abs_rel | mIoU |", "|---|---|---|---|---|---|---|"]
+        for arm, row in entry["arms"].items():
+            for split in ("test", "val"):
+                for mode in ("tta", "plain"):
+                    cells = [_cell(row[split][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
+                    lines.append(f"| {arm} | {row['head']} | {split} | {mode} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(value: list | None) -> str:
+    return "–" if value is None else f"{value[0]:.4f} ± {value[1]:.4f}"
+
+
+def _delta(value: list | None) -> str:
+    return "–" if value is None else f"{value[0]:+.4f} ± {value[1]:.4f} ({value[2]} wins)"
+
+
+def write_tables(runs: dict, results: Path, meta: dict) -> None:
+    summary = summarise(runs)
+    write_json(results / "self_improve.json", {"meta": meta, "labelled": summary})
+    text = markdown(summary, meta)
+    write_text(results / "self_improve.md", text)
+    print(text)

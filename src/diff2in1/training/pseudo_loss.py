@@ -1,0 +1,75 @@
+"""Losses of the student on θC's targets (samples without ground truth).
+
+- ``soft``: normals by the angular vMF NLL with the student's κ detached (κ learns only from ground
+  truth, never from its own teacher) and each pixel weighted by θC's confidence; depth by SILog per
+  image (a created image's scale is its own, not pooled with real ones); segmentation by the cross-entropy
+  against θC's class probabilities.
+- ``hard``: the ground-truth losses on θC's hard labels (the release), optionally without the pixels where
+  student and teacher already agree within ``cos_mask`` (the release drops cos > 0.999).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..heads import PerceptionModel
+from ..heads.depth import silog_loss
+from ..heads.normal import angular_vmf_nll
+from ..tasks import DEPTH, NORMAL, SEMSEG
+
+
+def _normal_soft(pred: dict, targets: dict) -> torch.Tensor:
+    mask = targets["mask"][NORMAL]
+    n = pred["normal"].float().permute(0, 2, 3, 1)[mask]
+    k = pred["kappa"].float()[:, 0][mask].detach()
+    gt = targets[NORMAL].float().permute(0, 2, 3, 1)[mask]
+    weight = targets["weight"][NORMAL][mask]
+    return (angular_vmf_nll(n, k, gt) * weight).sum() / weight.sum().clamp_min(1e-6)
+
+
+def _depth_per_image(pred: dict, targets: dict) -> torch.Tensor:
+    losses = []
+    for row in range(pred["depth"].shape[0]):
+        mask = targets["mask"][DEPTH][row] & (targets[DEPTH][row, 0] > 0)
+        if mask.any():
+            losses.append(silog_loss(pred["depth"][row, 0].float()[mask], targets[DEPTH][row, 0].float()[mask]))
+    return torch.stack(losses).mean() if losses else pred["depth"].sum() * 0
+
+
+def _semseg_soft(pred: dict, targets: dict) -> torch.Tensor:
+    mask = targets["mask"][SEMSEG]
+    log_probs = pred["logits"].float().log_softmax(dim=1)
+    per_pixel = -(targets["probs"] * log_probs).sum(dim=1)
+    return per_pixel[mask].mean() if mask.any() else pred["logits"].sum() * 0
+
+
+SOFT = {NORMAL: _normal_soft, DEPTH: _depth_per_image, SEMSEG: _semseg_soft}
+
+
+def agreement_mask(preds: dict, targets: dict, cos_mask: float) -> dict:
+    """Masks without the pixels where the student's normal is within ``cos_mask`` of θC's (0 = keep all)."""
+    masks = dict(targets["mask"])
+    if cos_mask and NORMAL in preds and NORMAL in targets:
+        cos = F.cosine_similarity(preds[NORMAL]["normal"].detach().float(), targets[NORMAL].float(), dim=1)
+        masks[NORMAL] = masks[NORMAL] & (cos < cos_mask)
+    return masks
+
+
+def pseudo_loss(model: PerceptionModel, preds: dict, targets: dict, soft: bool,
+                cos_mask: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum over the model's tasks of the student's loss on θC's targets; logs as 'pseudo/<task>'."""
+    targets = {**targets, "mask": agreement_mask(preds, targets, cos_mask)}
+    if not soft:
+        total, logs = model.loss(preds, targets)
+        return total, {f"pseudo/{k}": v for k, v in logs.items()}
+    total = None
+    logs: dict[str, float] = {}
+    for task in model.tasks:
+        loss = SOFT[task](preds[task], targets)
+        logs[f"pseudo/{task}"] = float(loss.detach())
+        weighted = model.loss_weights[task] * loss
+        total = weighted if total is None else total + weighted
+    assert total is not None
+    logs["pseudo/total"] = float(total.detach())
+    return total, logs

@@ -1,0 +1,177 @@
+"""Views of an image: the clean one, its mirror, and a fixed bank of perturbed ones (crop, flip, colour, noise).
+
+The self-improving stage gives the teacher (θC) an ensemble of views of each sample and the student (θE)
+one perturbed view. Every view is a deterministic function of (image key, view index, bank settings), so
+the frozen backbone's features of a view can be cached like those of the image itself, and a resumed run
+sees the same views.
+
+- view 0: the image itself;
+- view 1: its mirror (normals' x negated);
+- view 1000: the image itself with another noise draw (the release's teacher pass);
+- views 2 … n-1: random resized crop (side fraction in [crop_min_scale, 1]), a coin-flip mirror, colour
+  jitter of the given strength, and a noise draw of their own for the perception pass.
+
+A view maps full-image coordinates u (normalised to [-1, 1]) to view coordinates by x = (u - centre) /
+scale: ``warp`` turns full-frame maps into view-frame maps (labels for the student), ``unwarp`` turns a
+view's predictions back into the full frame with the part of the frame the view covers (teacher ensemble).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..tasks import DEPTH, NORMAL, SEMSEG
+
+CLEAN, MIRROR = 0, 1
+SECOND_NOISE = 1000  # the clean view with a noise draw of its own (the release's second UNet pass)
+
+
+@dataclass(frozen=True)
+class ViewBank:
+    """Settings of the perturbed views; ``num_views`` counts the clean view and the mirror too."""
+
+    num_views: int = 2
+    crop_min_scale: float = 0.7
+    jitter: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_views < 1:
+            raise ValueError(f"ViewBank: num_views must be >= 1 (1 = the clean view only), got {self.num_views}")
+        if not 0.0 < self.crop_min_scale <= 1.0 or self.jitter < 0:
+            raise ValueError(f"ViewBank: need 0 < crop_min_scale <= 1 and jitter >= 0, got {self.crop_min_scale}, "
+                             f"{self.jitter}")
+
+    def tag(self, view: int) -> str:
+        """What a view's pixels depend on: the clean view and the mirror do not depend on the bank."""
+        if view in (CLEAN, MIRROR, SECOND_NOISE):
+            return f"v{view}"
+        return f"v{view}-{self.crop_min_scale:g}-{self.jitter:g}-{self.seed}"
+
+    def params(self, keys: list[str], view: int) -> ViewParams:
+        """The view ``view`` of the images with cache keys ``keys`` (one draw per image and view)."""
+        n = len(keys)
+        if view in (CLEAN, MIRROR, SECOND_NOISE):
+            return ViewParams(torch.full((n,), view == MIRROR), torch.ones(n), torch.zeros(n, 2), torch.ones(n, 3),
+                              [_noise_seed(k, view) for k in keys])
+        draws = np.stack([_draws(key, view, self.seed) for key in keys])
+        scale = self.crop_min_scale + (1 - self.crop_min_scale) * draws[:, 0]
+        centre = (draws[:, 1:3] * 2 - 1) * (1 - scale[:, None])
+        colour = 1 + (draws[:, 4:7] * 2 - 1) * self.jitter
+        return ViewParams(torch.from_numpy(draws[:, 3] < 0.5), torch.from_numpy(scale).float(),
+                          torch.from_numpy(centre).float(), torch.from_numpy(colour).float(),
+                          [_noise_seed(k, view) for k in keys])
+
+
+def _draws(key: str, view: int, seed: int) -> np.ndarray:
+    digest = hashlib.sha256(f"{key}:{view}:{seed}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little")).random(7)
+
+
+def _noise_seed(key: str, view: int) -> int:
+    return int(key[:15], 16) + view
+
+
+@dataclass
+class ViewParams:
+    """One view per image of a batch: mirror (B bool), crop scale (B), crop centre (Bx2, [-1, 1]), colour
+    factors (Bx3: saturation, contrast, brightness) and the perception pass's noise seed per image."""
+
+    flip: torch.Tensor
+    scale: torch.Tensor
+    centre: torch.Tensor
+    colour: torch.Tensor
+    noise_seeds: list[int]
+
+    def take(self, rows: torch.Tensor) -> ViewParams:
+        index = rows.tolist()
+        return ViewParams(self.flip[rows], self.scale[rows], self.centre[rows], self.colour[rows],
+                          [self.noise_seeds[i] for i in index])
+
+    @staticmethod
+    def stack(parts: list[ViewParams]) -> ViewParams:
+        return ViewParams(torch.cat([p.flip for p in parts]), torch.cat([p.scale for p in parts]),
+                          torch.cat([p.centre for p in parts]), torch.cat([p.colour for p in parts]),
+                          [s for p in parts for s in p.noise_seeds])
+
+    def _theta(self, device: torch.device, inverse: bool = False) -> torch.Tensor:
+        """Affine grid matrices: view → full frame (warp), or full → view (unwarp), mirror included."""
+        b = len(self.scale)
+        sign = torch.where(self.flip, -1.0, 1.0)
+        theta = torch.zeros(b, 2, 3)
+        if not inverse:  # sample the full frame at u = scale * (sign * x) + centre
+            theta[:, 0, 0], theta[:, 1, 1] = self.scale * sign, self.scale
+            theta[:, :, 2] = self.centre
+        else:  # sample the view at x = sign * (u - centre) / scale
+            theta[:, 0, 0], theta[:, 1, 1] = sign / self.scale, 1 / self.scale
+            theta[:, 0, 2] = -sign * self.centre[:, 0] / self.scale
+            theta[:, 1, 2] = -self.centre[:, 1] / self.scale
+        return theta.to(device)
+
+
+def _resample(x: torch.Tensor, theta: torch.Tensor, mode: str, padding: str) -> torch.Tensor:
+    squeeze = x.ndim == 3
+    y = (x[:, None] if squeeze else x).float()
+    grid = F.affine_grid(theta, list(y.shape), align_corners=False)
+    out = F.grid_sample(y, grid, mode=mode, padding_mode=padding, align_corners=False)
+    return out[:, 0] if squeeze else out
+
+
+def _mirror_normals(normal: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    sign = torch.where(flip.to(normal.device), -1.0, 1.0).to(normal.dtype).view(-1, 1, 1, 1)
+    return torch.cat([normal[:, :1] * sign, normal[:, 1:]], dim=1)
+
+
+def apply_view(images: torch.Tensor, view: ViewParams) -> torch.Tensor:
+    """Bx3xHxW images in [0, 1] as seen in ``view`` (bilinear crop, mirror, colour jitter)."""
+    out = _resample(images, view._theta(images.device), "bilinear", "border")
+    factors = view.colour.to(images.device).view(-1, 3, 1, 1, 1)
+    grey = out.mean(dim=1, keepdim=True)
+    out = grey + (out - grey) * factors[:, 0]
+    mean = out.mean(dim=(1, 2, 3), keepdim=True)
+    out = mean + (out - mean) * factors[:, 1]
+    return (out * factors[:, 2]).clamp(0, 1).to(images.dtype)
+
+
+def warp_targets(targets: dict, view: ViewParams) -> dict:
+    """Full-frame labels or soft targets into the view's frame.
+
+    Keys: ``normal`` Bx3xHxW (x negated where mirrored), ``depth`` Bx1xHxW, ``semseg`` BxHxW int (nearest),
+    ``probs`` BxCxHxW, ``weight`` {task: BxHxW float}, ``mask`` {task: BxHxW bool} (nearest, so valid and
+    invalid pixels never mix). Missing keys are skipped.
+    """
+    out: dict = {}
+    device = next(v for v in targets.values() if torch.is_tensor(v)).device
+    theta = view._theta(device)
+    for key, value in targets.items():
+        if key in ("mask", "weight"):
+            mode = "nearest" if key == "mask" else "bilinear"
+            out[key] = {t: _resample(m, theta, mode, "border").to(m.dtype) for t, m in value.items()}
+        elif key == NORMAL:
+            out[key] = _mirror_normals(_resample(value, theta, "nearest", "border"), view.flip).to(value.dtype)
+        elif key in (DEPTH, SEMSEG):
+            out[key] = _resample(value, theta, "nearest", "border").to(value.dtype)
+        elif key == "probs":
+            out[key] = _resample(value, theta, "bilinear", "border")
+    return out
+
+
+def unwarp_predictions(preds: dict, view: ViewParams) -> tuple[dict, torch.Tensor]:
+    """A view's soft predictions back in the full frame, and the BxHxW share of each pixel the view covers.
+
+    ``preds``: {``normal`` Bx3xHxW unit, ``kappa`` Bx1xHxW, ``depth`` Bx1xHxW, ``probs`` BxCxHxW}.
+    """
+    some = next(iter(preds.values()))
+    theta = view._theta(some.device, inverse=True)
+    ones = torch.ones(some.shape[0], 1, *some.shape[-2:], device=some.device)
+    coverage = _resample(ones, theta, "bilinear", "zeros")[:, 0]
+    out = {}
+    for key, value in preds.items():
+        back = _resample(value, theta, "bilinear", "border")
+        out[key] = _mirror_normals(back, view.flip) if key == NORMAL else back
+    return out, coverage

@@ -1,0 +1,86 @@
+"""Views of an image and the maps that follow them: the student's labels and the teacher's ensemble."""
+
+from __future__ import annotations
+
+import torch
+
+from diff2in1.heads import PerceptionModel
+from diff2in1.training.pseudo_loss import pseudo_loss
+from diff2in1.training.views import ViewBank, apply_view, unwarp_predictions, warp_targets
+
+KEYS = ["0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"]
+
+
+def test_the_clean_view_is_the_image_and_the_mirror_negates_normal_x():
+    bank = ViewBank(num_views=4)
+    image = torch.rand(2, 3, 8, 8)
+    assert torch.allclose(apply_view(image, bank.params(KEYS, 0)), image, atol=1e-6)
+    assert torch.allclose(apply_view(image, bank.params(KEYS, 1)), image.flip(-1), atol=1e-6)
+    normal = torch.nn.functional.normalize(torch.randn(2, 3, 8, 8), dim=1)
+    mirrored = warp_targets({"normal": normal}, bank.params(KEYS, 1))["normal"]
+    assert torch.allclose(mirrored[:, 0], -normal[:, 0].flip(-1), atol=1e-6)
+    assert torch.allclose(mirrored[:, 1:], normal[:, 1:].flip(-1), atol=1e-6)
+
+
+def test_perturbed_views_are_fixed_per_image_and_differ_between_images():
+    bank = ViewBank(num_views=4, crop_min_scale=0.5, jitter=0.3)
+    a, b = bank.params(KEYS, 2), bank.params(KEYS, 2)
+    assert torch.equal(a.scale, b.scale) and torch.equal(a.colour, b.colour)
+    assert a.scale[0] != a.scale[1]
+    assert (a.scale >= 0.5).all() and (a.scale <= 1).all()
+    assert not torch.equal(bank.params(KEYS, 3).scale, a.scale)
+
+
+def test_a_prediction_in_a_view_maps_back_onto_the_full_frame_where_the_view_covers_it():
+    bank = ViewBank(num_views=6, crop_min_scale=0.6, jitter=0.0)
+    depth = torch.linspace(1, 5, 32).repeat(2, 1, 32, 1)  # depth grows left to right
+    for view in range(2, 6):
+        params = bank.params(KEYS, view)
+        seen = warp_targets({"depth": depth}, params)["depth"]
+        back, coverage = unwarp_predictions({"depth": seen.float()}, params)
+        inside = coverage > 0.99
+        assert inside.float().mean() > 0.3
+        assert (back["depth"][:, 0][inside] - depth[:, 0][inside]).abs().max() < 0.3  # nearest + bilinear resampling
+
+
+def _model() -> PerceptionModel:
+    torch.manual_seed(0)
+    return PerceptionModel([8], [1], ["normal", "depth", "semseg"], num_classes=3, channels=8)
+
+
+def _targets(b: int = 2, size: int = 8) -> dict:
+    probs = torch.softmax(torch.randn(b, 3, size, size) * 3, dim=1)
+    covered = torch.ones(b, size, size, dtype=torch.bool)
+    return {"normal": torch.nn.functional.normalize(torch.randn(b, 3, size, size), dim=1),
+            "depth": torch.rand(b, 1, size, size) * 4 + 0.5, "probs": probs, "semseg": probs.argmax(1),
+            "mask": {"normal": covered, "depth": covered, "semseg": covered},
+            "weight": {"normal": torch.rand(b, size, size), "semseg": probs.amax(1)}}
+
+
+def test_soft_targets_keep_kappa_out_of_the_student_gradient():
+    model = _model()
+    preds = model([torch.randn(2, 8, 8, 8)], (8, 8))
+    preds["normal"]["kappa"].retain_grad()
+    loss, logs = pseudo_loss(model, preds, _targets(), soft=True)
+    loss.backward()
+    assert preds["normal"]["kappa"].grad is None or not preds["normal"]["kappa"].grad.any()
+    assert {"pseudo/normal", "pseudo/depth", "pseudo/semseg", "pseudo/total"} <= set(logs)
+
+
+def test_soft_segmentation_targets_equal_cross_entropy_when_one_hot():
+    model = _model()
+    preds = model([torch.randn(2, 8, 8, 8)], (8, 8))
+    targets = _targets()
+    targets["probs"] = torch.nn.functional.one_hot(targets["semseg"], 3).permute(0, 3, 1, 2).float()
+    _, soft = pseudo_loss(model, preds, targets, soft=True)
+    _, hard = pseudo_loss(model, preds, targets, soft=False)
+    assert abs(soft["pseudo/semseg"] - hard["pseudo/semseg"]) < 1e-5
+
+
+def test_the_release_cos_mask_drops_pixels_where_student_and_teacher_agree():
+    model = _model()
+    preds = model([torch.randn(2, 8, 8, 8)], (8, 8))
+    targets = _targets()
+    targets["normal"] = preds["normal"]["normal"].detach().clone()  # the student already agrees everywhere
+    loss, logs = pseudo_loss(model, preds, targets, soft=False, cos_mask=0.999)
+    assert logs["pseudo/normal"] == 0.0
