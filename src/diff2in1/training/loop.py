@@ -123,8 +123,8 @@ def resume_train_state(run: Path, modules: dict[str, nn.Module], optimizer, sche
         raise ValueError(f"{folder / 'state.json'}: saved with data order {saved}, resumed with {data}; "
                          f"resume with the same --seed and --batch-size, or start a new --out")
     schedule.load_state_dict(info["schedule"])
-    if ema is not None and "ema" in info:
-        ema.load_state_dict(info["ema"])
+    if ema is not None:  # states written before the counter was saved had one EMA call per step
+        ema.load_state_dict(info.get("ema", {"calls": info["step"]}))
     if accelerator is not None and (folder / "rng.safetensors").is_file():
         restore_rng(load_tensors(folder / "rng.safetensors"), accelerator, folder)
     return int(info["step"])
