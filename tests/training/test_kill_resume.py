@@ -61,3 +61,16 @@ def test_killed_and_resumed_warmup_matches_the_uninterrupted_run(rooms16, tiny_p
     straight = load_tensors(tmp_path / "straight" / "checkpoint" / "model.safetensors")
     resumed = load_tensors(tmp_path / "killed" / "checkpoint" / "model.safetensors")
     assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
+
+
+def test_log_with_tensorboard_writes_events_beside_log_csv(rooms16, tiny_pixel_path, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    assert main(["warmup", "--data", str(rooms16), "--backbone", str(tiny_pixel_path), "--out", str(out),
+                 "--steps", "3", "--batch-size", "2", "--channels", "8", "--progress", "false",
+                 "--log-with", "tensorboard"]) == 0
+    events = EventAccumulator(str(next((out / "warmup").rglob("events.out.tfevents.*")).parent)).Reload()
+    assert [e.step for e in events.Scalars("train/total")] == log_steps(out / "log.csv") == [1, 2, 3]
+    assert "eval/normal/mean" in events.Tags()["scalars"]
