@@ -195,9 +195,9 @@ def machine() -> dict[str, Any]:
             "ram_gb": round(memory, 1), "torch": torch.__version__, "load_average": list(os.getloadavg())}
 
 
-def write_results(args: argparse.Namespace, rows: list[dict[str, Any]], started: float) -> Path:
+def write_results(args: argparse.Namespace, rows: list[dict[str, Any]], started: float, host: dict) -> Path:
     report = {"command": "python bench/memory.py " + " ".join(sys.argv[1:]), "date": datetime.now(timezone.utc).isoformat(),
-              "minutes": round((time.time() - started) / 60, 1), "machine": machine(),
+              "minutes": round((time.time() - started) / 60, 1), "machine": host,
               "targets": {"disk peak RSS growth": "<= 0.20", "cached epoch speed-up": ">= 4"},
               "summary": summary(rows, args.sizes), "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -230,10 +230,11 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
-    work, started = Path(args.work).expanduser(), time.time()
+    work, started, host = Path(args.work).expanduser(), time.time(), machine()  # the commit that runs
     work.mkdir(parents=True, exist_ok=True)
     rows = measure(args, work)
-    print(write_results(args, rows, started).read_text())
+    host["load_average_after"] = list(os.getloadavg())
+    print(write_results(args, rows, started, host).read_text())
 
 
 if __name__ == "__main__":
