@@ -48,3 +48,14 @@ def test_two_processes_train_the_head_one_process_trains(rooms16, tiny_pixel_pat
     assert gap < 1e-4 < moved / 100, (gap, moved)
     m1, m2 = read_json(single / "metrics.json")["metrics"], read_json(double / "metrics.json")["metrics"]
     assert m1["normal"]["mean"] == pytest.approx(m2["normal"]["mean"], rel=1e-4)
+
+
+def test_two_processes_create_every_sample_once(rooms16, tiny_pixel_path, tmp_path):
+    assert main(warmup_argv(rooms16, tiny_pixel_path, tmp_path / "warm", "--steps", "1")) == 0
+    args = ["create", "--checkpoint", str(tmp_path / "warm" / "checkpoint"), "--data", str(rooms16), "--out",
+            str(tmp_path / "created"), "--per-image", "2", "--steps", "4", "--batch-size", "3", "--progress", "false"]
+    result = accelerate_launch(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    created = sorted(p.stem for p in (tmp_path / "created" / "train" / "image").iterdir())
+    sources = len(list((rooms16 / "train" / "image").iterdir()))
+    assert len(created) == len(set(created)) == 2 * sources
