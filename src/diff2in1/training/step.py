@@ -3,7 +3,7 @@
 Under ``accelerate launch`` each process runs the same loop on its own shard of every batch; this module
 holds the rules the loops follow so that they follow the same ones:
 
-    trainer = TrainStep(accelerator, model, optimizer, schedule, ema=None, max_grad_norm=0.0)
+    trainer = TrainStep(accelerator, model, optimizer, schedule, ema=None, max_grad_norm=0.0, steps=resumed)
     with trainer.autocast():
         loss, logs = trainer.plain.loss(trainer.model(features, size), batch)   # forward: trainer.model
     logs = {**trainer.mean(logs), **trainer.step(loss)}                        # mean over processes
@@ -13,16 +13,22 @@ holds the rules the loops follow so that they follow the same ones:
 - ``TrainStep`` prepares the model and optimizer with accelerate (DDP across processes, the fp16 grad
   scaler), and ``step(loss)`` does backward (scaled under fp16), optional clipping (``max_grad_norm``
   > 0, unscaled first), optimizer step, schedule step, zero-grad and the EMA update of the unwrapped
-  model. It returns {"lr": ...} plus "grad_norm" when clipping and "loss_scale" under fp16. The
-  schedule is not prepared: accelerate would step it once per process, and the learning rate must be
-  a function of the step count alone for resume to be exact.
+  model. It returns {"lr": ...} plus "grad_norm" when clipping and "loss_scale" under fp16, and counts
+  ``trainer.steps`` (from ``steps``, the step a resumed run continues from). A step the fp16 scaler
+  skips (inf/NaN gradients) still counts and still moves the schedule. The schedule is not prepared:
+  accelerate would step it once per process, and the learning rate must be a function of the step
+  count alone for resume to be exact.
 - ``writes(accelerator)``: the one process that writes logs, checkpoints, metrics, reports and shows
   progress bars.
-- ``shard(size, accelerator)`` (``rows(size, index, num)``): the rows of a global batch of ``size`` that this process trains on.
-  ``--batch-size`` is global (images per optimizer step, all processes together), so a run means the same
-  on 1 or N processes; it must divide by the number of processes.
-- ``step_seed(seed, step, rank)``: the seed of one process's random draws at one step (noise), so a
-  resumed run redraws what the interrupted one drew.
+- ``shard(size, accelerator)`` (``rows(size, index, num)``): the rows of a global batch of ``size`` that
+  this process trains on. ``--batch-size`` is global (images per optimizer step, all processes
+  together), so a run means the same on 1 or N processes; it must divide by the number of processes.
+- ``step_seed(seed, step, rank)``: the seed of the draws of one step (rank 0: the global batch's, which
+  every process draws alike) or of one process at one step, so a resumed run redraws what the
+  interrupted one drew.
+
+The train state (``loop.save_train_state``) is gathered on every process (``loop.rng_states``) and
+written by the main one; ``loop.RunLog`` writes log.csv, eval.csv and the trackers on the main one.
 """
 
 from __future__ import annotations
