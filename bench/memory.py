@@ -1,7 +1,7 @@
 """Peak memory of warm-up and improve against the number of images, features cached in RAM or on disk.
 
     .venv/bin/python bench/memory.py                                   # embedded 64x64: 100, 400, 1600 images
-    .venv/bin/python bench/memory.py --sizes 100 400 --sd15-images 2 6  # and SD v1.5 shapes (random weights)
+    .venv/bin/python bench/memory.py --sizes --sd15-images 2 6 --name memory-cpu-sd15   # SD v1.5, random weights
 
 Every measurement is one stage run in a fresh process (``train_warmup`` / ``train_improve``, as the CLI
 runs them) on a procedural rooms set of N training images; peak memory is that process's ru_maxrss
@@ -14,7 +14,7 @@ warm-up default width.
 
 ``sd15``: SD v1.5's architecture with RANDOM weights (nothing is downloaded) in place of the embedded
 backbone, 512x512 inputs (the rooms images resized), warm-up only, at a few images: what the cache holds
-per image at the size users train at. Writes bench/results/memory-cpu.json and .md.
+per image at the size users train at. Writes bench/results/<--name>.json and .md.
 """
 
 from __future__ import annotations
@@ -90,14 +90,16 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(job["threads"])
     from diff2in1.training import improve, warmup
 
+    evaluation = "test"
     if job["backbone"] == "sd15":
         backbone = sd15_backbone()
         warmup.open_backbone = lambda *args, **kwargs: backbone
+        evaluation = "val"  # none: at 512x512 on a CPU the test split would take longer than the training
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     common = dict(backbone="embedded", data=job["data"], out=job["out"], batch_size=job["batch_size"], flip=job["flip"],
                   progress=False, checkpoint_every=10**6, cache_features=job["storage"] != "uncached",
                   cache_storage="ram" if job["storage"] == "uncached" else job["storage"],
-                  num_workers=job["num_workers"], eval_split="test", seed=0)
+                  num_workers=job["num_workers"], eval_split=evaluation, seed=0)
     per_epoch = job["num"] // job["batch_size"]
     if job["stage"] == "warmup":
         warmup.train_warmup(warmup.WarmupConfig(steps=per_epoch * job["epochs"], **common))
@@ -139,7 +141,7 @@ def job_base(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def measure(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
-    rows, warm = [], warm_checkpoint(args, work)
+    rows, warm = [], warm_checkpoint(args, work) if args.sizes else ""
     for num in args.sizes:
         data = str(rooms(work, num))
         for stage in ("warmup", "improve"):
@@ -148,7 +150,7 @@ def measure(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
                 subprocess.run(["rm", "-rf", str(out)], check=True)
                 rows.append(run_child({**job_base(args, work), "stage": stage, "num": num, "storage": storage,
                                        "data": data, "out": str(out), "warmup": warm}))
-    for storage, epochs in (("disk", 2), ("uncached", 1)):
+    for storage, epochs in (("disk", 2), ("uncached", 1)) if args.sizes else ():
         out = work / "runs" / f"speed-{args.speed_images}-{storage}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
         rows.append(run_child({**job_base(args, work), "stage": "warmup", "num": args.speed_images, "storage": storage,
@@ -170,8 +172,14 @@ def summary(rows: list[dict[str, Any]], sizes: list[int], speed_images: int) -> 
         return next(r["peak_rss_mb"] for r in rows if (r["backbone"], r["stage"], r["num"], r["storage"]) ==
                     (backbone, stage, num, storage) and not r.get("speed"))
 
-    small, large = min(sizes), max(sizes)
     out: dict[str, Any] = {}
+    sd15 = [r for r in rows if r["backbone"] == "sd15"]
+    for num in sorted({r["num"] for r in sd15}):
+        ram, disk = (next(r["peak_rss_mb"] for r in sd15 if (r["num"], r["storage"]) == (num, s)) for s in ("ram", "disk"))
+        out[f"sd15_{num}_images_ram_minus_disk_peak_mb"] = round(ram - disk, 1)
+    if not sizes:
+        return out
+    small, large = min(sizes), max(sizes)
     for stage in ("warmup", "improve"):
         for storage in ("ram", "disk"):
             out[f"{stage}_{storage}_peak_growth_{small}_to_{large}"] = round(peak(stage, large, storage) /
@@ -200,8 +208,8 @@ def write_results(args: argparse.Namespace, rows: list[dict[str, Any]], started:
               "targets": {"disk peak RSS growth": "<= 0.20", "cached epoch speed-up": ">= 4"},
               "summary": summary(rows, args.sizes, args.speed_images), "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "memory-cpu.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# memory-cpu\n\n`{report['command']}` at commit {report['machine']['commit']}, "
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [f"# {args.name}\n\n`{report['command']}` at commit {report['machine']['commit']}, "
              f"{report['machine']['processor']}, {report['machine']['cpus']} CPUs, {report['machine']['ram_gb']} GB, "
              f"{report['date'][:16]} UTC ({report['minutes']} min)\n", "| summary | value | target |", "|---|---|---|"]
     for key, value in report["summary"].items():
@@ -212,19 +220,20 @@ def write_results(args: argparse.Namespace, rows: list[dict[str, Any]], started:
     for r in rows:
         lines.append(f"| {r['backbone']} | {r['stage']} | {r['num']} | {r['storage']} | {r['flip']} | {r['peak_rss_mb']} | "
                      f"{r['baseline_rss_mb']} | {r['epoch_s']} |")
-    (RESULTS / "memory-cpu.md").write_text("\n".join(lines) + "\n")
-    return RESULTS / "memory-cpu.md"
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    return RESULTS / f"{args.name}.md"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1600], help="training images per run")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 400, 1600], help="training images per run")
     parser.add_argument("--speed-images", type=int, default=400, help="images of the cached vs uncached epochs")
     parser.add_argument("--sd15-images", type=int, nargs="*", default=[], help="SD v1.5-shaped runs at these sizes")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers of the disk-cached runs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--work", default="~/.cache/diff2in1/memory", help="data sets and run folders")
+    parser.add_argument("--name", default="memory-cpu", help="results file name under bench/results/")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
