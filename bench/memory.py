@@ -203,25 +203,32 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(args: argparse.Namespace, rows: list[dict[str, Any]], started: float, host: dict) -> Path:
-    report = {"command": "python bench/memory.py " + " ".join(sys.argv[1:]), "date": datetime.now(timezone.utc).isoformat(),
-              "minutes": round((time.time() - started) / 60, 1), "machine": host,
+    report = {"command": "python bench/memory.py " + " ".join(sys.argv[1:]), "git_commit": host.pop("commit"),
+              "machine": host, "date": datetime.now(timezone.utc).isoformat(),
+              "minutes": round((time.time() - started) / 60, 1),
               "targets": {"disk peak RSS growth": "<= 0.20", "cached epoch speed-up": ">= 4"},
               "summary": summary(rows, args.sizes, args.speed_images), "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# {args.name}\n\n`{report['command']}` at commit {report['machine']['commit']}, "
-             f"{report['machine']['processor']}, {report['machine']['cpus']} CPUs, {report['machine']['ram_gb']} GB, "
-             f"{report['date'][:16]} UTC ({report['minutes']} min)\n", "| summary | value | target |", "|---|---|---|"]
+    return write_table(report, RESULTS / f"{args.name}.md")
+
+
+def write_table(report: dict[str, Any], path: Path) -> Path:
+    host = report["machine"]
+    lines = [f"# {path.stem}\n\n`{report['command']}` at commit {report['git_commit']}, {host['processor']}, "
+             f"{host['cpus']} CPUs, {host['ram_gb']} GB, load {host['load_average'][0]:.1f} before / "
+             f"{host.get('load_average_after', [0])[0]:.1f} after, {report['date'][:16]} UTC ({report['minutes']} min)\n",
+             "| summary | value | target |", "|---|---|---|"]
     for key, value in report["summary"].items():
         target = "<= 0.20" if "disk_peak" in key else (">= 4" if "speedup" in key else "")
         lines.append(f"| {key} | {value} | {target} |")
     lines += ["", "| backbone | stage | images | cache | flips | peak RSS MB | after imports MB | epoch s |",
               "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+    for r in report["rows"]:
         lines.append(f"| {r['backbone']} | {r['stage']} | {r['num']} | {r['storage']} | {r['flip']} | {r['peak_rss_mb']} | "
                      f"{r['baseline_rss_mb']} | {r['epoch_s']} |")
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    return RESULTS / f"{args.name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def main() -> None:
