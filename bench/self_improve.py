@@ -6,12 +6,13 @@
 Each seed has its own labelled subset (labelled_seed = seed) and its own warm-up; every arm starts from it
 and runs the same number of stage-2 steps with the same views (augmentation) of the real images:
   control        real only, 8 per step, same EMA and views as the student
-  control16      real only, 16 per step (as many images per step as the arms below)
-  release        the official release's stage 2 (--preset release) on images created from the labelled ones
-  created        8 real + 8 created from the labelled images, θC's view-ensemble soft targets (the paper's data)
-  created_pool   8 real + 8 created from the unlabelled pool's images
   unlabelled     8 real + 8 real unlabelled images of the pool labelled by θC (the semi-supervised baseline)
   oracle         8 real + 8 pool images with their ground truth (the ceiling)
+  created_pool   8 real + 8 created from the unlabelled pool's images, θC's view-ensemble soft targets
+  created        8 real + 8 created from the labelled images (the paper's data)
+  release        the official release's stage 2 (--preset release) on images created from the labelled ones
+  control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
+θC's targets for the pool are refreshed every TEACHER_EVERY steps (every step in the release arm).
 Every arm's θE and θC are scored on the validation split (250 training images outside the labelled set) and
 on test, each with and without flip averaging. Choices (which arm is "best", which head) use validation.
 Results: bench/results/self_improve.{json,md}; per-run values in bench/results/self_improve_runs.json.
@@ -31,19 +32,21 @@ from pathlib import Path
 from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import write_json
 from diff2in1.workflow.run import load_run_config, stage_configs
-from self_improve_tables import collect, write_tables
+from self_improve_tables import collect, write_demo_spread, write_tables
 
 POOL_SIZE = 500
 STAGE2_STEPS = 1500  # 3x the EMA horizon 1 / (1 - 0.998) and as long as the warm-up
-ARMS = {
+ARMS = {  # in the order they run: the comparisons that matter most first
     "control": {"pseudo_batch_size": 0, "synthetic": ""},
-    "control16": {"pseudo_batch_size": 0, "synthetic": "", "batch_size": 16},
-    "release": {"preset": "release", "synthetic": "{created_labelled}"},
-    "created": {"synthetic": "{created_labelled}"},
-    "created_pool": {"synthetic": "{created_pool}"},
     "unlabelled": {"synthetic": "", "unlabelled": "{pool}"},
     "oracle": {"synthetic": "", "unlabelled": "{pool}", "unlabelled_labels": "ground_truth"},
+    "created_pool": {"synthetic": "{created_pool}"},
+    "created": {"synthetic": "{created_labelled}"},
+    "release": {"preset": "release", "synthetic": "{created_labelled}"},
+    "control16": {"pseudo_batch_size": 0, "synthetic": "", "batch_size": 16},
 }
+TEACHER_EVERY = 150  # θC labels the whole pool every 150 steps (its EMA horizon is 500): a CPU budget
+DEMO_ARM = "created"
 SMALL_ARMS = ("control", "unlabelled", "created_pool", "oracle")  # at 25 and 800 labels
 
 
@@ -110,12 +113,14 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
     created_labelled = str(Path(base.out) / "created_labelled")
     create_dataset(replace(create, out=created_labelled, checkpoint=checkpoint, progress=False))
     created_pool = str(work / "created_pool")
-    once(work / "created_pool.done", lambda: create_dataset(replace(
-        create, out=created_pool, data=pool, num_labelled=0, checkpoint=checkpoint, progress=False)))
     paths = {"created_labelled": created_labelled, "created_pool": created_pool, "pool": pool}
     for name in arms:
+        if "{created_pool}" in ARMS[name].values():  # made once, by the first process that needs it
+            once(work / "created_pool.done", lambda: create_dataset(replace(
+                create, out=created_pool, data=pool, num_labelled=0, checkpoint=checkpoint, progress=False)))
         overrides = {k: (v.format(**paths) if isinstance(v, str) else v) for k, v in ARMS[name].items()}
-        config = replace(improve, steps=STAGE2_STEPS, cache_dir=features, out=str(Path(base.out) / name), **overrides)
+        config = replace(improve, steps=STAGE2_STEPS, cache_dir=features, out=str(Path(base.out) / name),
+                         teacher_every=1 if name == "release" else TEACHER_EVERY, **overrides)
         if not (Path(config.out) / "metrics.json").is_file():
             print(f"L{labelled} s{seed}: {name}", file=sys.stderr, flush=True)
             train_improve(replace(config, resume=(Path(config.out) / "train_state").exists()))
@@ -164,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
                 one_seed(work, labelled, seed, arms)
     runs = collect(work, args.labelled, args.seeds, ["warmup", *ARMS])
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "git_commit": git_commit(), "machine": machine(), "stage2_steps": STAGE2_STEPS, "pool_size": POOL_SIZE,
+            "git_commit": git_commit(), "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY, "pool_size": POOL_SIZE,
             "settings": demo_config_path().name, "work": str(work)}
-    write_json(Path(args.results) / "self_improve_runs.json", {"meta": meta, "runs": runs})
+    write_json(Path(args.results) / "self_improve_runs.json", {**meta, "runs": runs})
     write_tables(runs, Path(args.results), meta)
+    # The demo runs the 'created' arm's settings; its report colours changes beyond this spread.
+    write_demo_spread(runs, DEMO_ARM, Path(__file__).parents[1] / "src/diff2in1/report/demo_spread.json", meta)
     return 0
 
 

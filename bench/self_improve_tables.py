@@ -25,8 +25,20 @@ def collect(work: Path, labelled: list[int], seeds: list[int], arms: list[str]) 
             for arm in arms:
                 path = work / f"L{count}" / f"s{seed}" / arm / "scores.json"
                 if path.is_file():
-                    runs.setdefault(str(count), {}).setdefault(str(seed), {})[arm] = read_json(path)
+                    scores = read_json(path)
+                    scores["seconds_per_step"] = _seconds_per_step(path.parent / "log.csv")
+                    runs.setdefault(str(count), {}).setdefault(str(seed), {})[arm] = scores
     return runs
+
+
+def _seconds_per_step(log: Path) -> float | None:
+    """Wall seconds per training step of a run (its log's last row; the machine was shared, so a rough figure)."""
+    import csv
+
+    if not log.is_file():
+        return None
+    rows = list(csv.DictReader(open(log)))
+    return float(rows[-1]["seconds"]) / float(rows[-1]["step"]) if rows and rows[-1].get("seconds") else None
 
 
 def _value(scores: dict, split: str, head: str, tta: bool, task: str) -> float | None:
@@ -54,7 +66,9 @@ def arm_table(seeds: dict) -> dict:
     for arm in arms:
         head = choose_head(seeds, arm)
         done = [s for s in seeds.values() if arm in s]
-        entry: dict = {"head": head, "seeds": len(done)}
+        times = [s[arm].get("seconds_per_step") for s in done if s[arm].get("seconds_per_step")]
+        entry: dict = {"head": head, "seeds": len(done),
+                       "seconds_per_step": statistics.fmean(times) if times else None}
         for split in ("val", "test"):
             entry[split] = {}
             for mode, tta in (("tta", True), ("plain", False)):
@@ -139,12 +153,14 @@ def markdown(summary: dict, meta: dict) -> str:
                     lines.append(f"| {arm} | {mode} | " + " | ".join(cells) + " |")
             lines += ["", f"Share of the oracle's gain recovered by {entry['best']}: " + ", ".join(
                 f"{mode} {key} {value:.0%}" for mode, v in entry.get("oracle_share", {}).items() for key, value in v.items()), ""]
-        lines += ["| arm | head | split | mode | normal mean ° | depth abs_rel | mIoU |", "|---|---|---|---|---|---|---|"]
+        lines += ["| arm | head | s/step | split | mode | normal mean ° | depth abs_rel | mIoU |",
+                  "|---|---|---|---|---|---|---|---|"]
         for arm, row in entry["arms"].items():
+            pace = f"{row['seconds_per_step']:.2f}" if row.get("seconds_per_step") else "–"
             for split in ("test", "val"):
                 for mode in ("tta", "plain"):
                     cells = [_cell(row[split][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
-                    lines.append(f"| {arm} | {row['head']} | {split} | {mode} | " + " | ".join(cells) + " |")
+                    lines.append(f"| {arm} | {row['head']} | {pace} | {split} | {mode} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -159,7 +175,28 @@ def _delta(value: list | None) -> str:
 
 def write_tables(runs: dict, results: Path, meta: dict) -> None:
     summary = summarise(runs)
-    write_json(results / "self_improve.json", {"meta": meta, "labelled": summary})
+    write_json(results / "self_improve.json", {**meta, "labelled": summary})
     text = markdown(summary, meta)
     write_text(results / "self_improve.md", text)
     print(text)
+
+
+def demo_spread(seeds: dict, arm: str) -> dict[str, dict[str, float]]:
+    """{task: {metric: std over seeds of (arm θC − control θC)}} on test without flip averaging: what the
+    demo's report shows, so it colours a change only beyond this spread."""
+    done = [s for s in seeds.values() if arm in s and "control" in s]
+    if len(done) < 2:
+        return {}
+    out: dict = {}
+    for task, metrics in done[0][arm]["test"]["theta_c"].items():
+        for metric in metrics:
+            deltas = [s[arm]["test"]["theta_c"][task][metric] - s["control"]["test"]["theta_c"][task][metric]
+                      for s in done]
+            out.setdefault(task, {})[metric] = statistics.stdev(deltas)
+    return out
+
+
+def write_demo_spread(runs: dict, arm: str, target: Path, meta: dict) -> None:
+    spread = demo_spread(runs.get("100", {}), arm)
+    if spread:
+        write_json(target, {"spread": spread, "arm": arm, "labelled": 100, "seeds": len(runs["100"]), **meta})

@@ -20,4 +20,4 @@ def test_every_command_lists_its_options():
     commands = parser._subparsers._group_actions[0].choices
     assert set(COMMAND_MODULES) - {"quality"} <= set(commands)
     assert "--fuse-stride" in commands["warmup"].format_help()
-    assert "--label-mirror" in commands["improve"].format_help()
+    assert "--teacher-views" in commands["improve"].format_help()

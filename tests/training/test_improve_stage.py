@@ -165,3 +165,18 @@ def test_the_release_preset_fills_only_options_left_at_their_default():
     assert (release.teacher_views, release.ema_every, release.lr_schedule, release.views) == ("noise", 10, "constant", 1)
     assert apply_preset(ImproveConfig(preset="release", ema_every=3)).ema_every == 3
     assert apply_preset(ImproveConfig()) == ImproveConfig()
+
+
+def test_a_target_bank_labels_the_whole_pool_every_few_steps(warm, monkeypatch):
+    from diff2in1.training.teacher import TargetBank
+
+    refreshes = []
+    original = TargetBank.refresh
+
+    def counting(self, model):
+        refreshes.append(len(self.store.keys))
+        return original(self, model)
+
+    monkeypatch.setattr(TargetBank, "refresh", counting)
+    train_improve(_config(warm, "bank", steps=5, teacher_every=2))
+    assert len(refreshes) == 3 and refreshes[0] > 2  # steps 0, 2, 4; the whole pool each time

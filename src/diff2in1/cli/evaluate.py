@@ -21,21 +21,22 @@ class EvaluateConfig:
 
 
 def evaluate_checkpoint(config: EvaluateConfig) -> dict:
+    """Metrics of θE ('model') and / or θC ('creation') on a split; one UNet pass per batch serves both."""
     from pathlib import Path
 
     from ..fileio import write_json
-    from ..perception.checkpoint import load_perception
     from ..perception.evaluation import evaluate_model
-    from ..perception.inference import open_checkpoint
+    from ..perception.pipeline import THETA_C, THETA_E, Diff2in1Pipeline
     from ..perception.splits import open_split
 
-    backbone, model, info = open_checkpoint(config.checkpoint)
-    models = {"model": model}
-    if "creation" in config.which:
-        models["creation"] = load_perception(config.checkpoint, which="creation")[0].to(backbone.device)
-    models = {k: v for k, v in models.items() if k in config.which}
-    dataset = open_split(config.dataset, config.data, config.split, info["tasks"], backbone.sample_size)
-    metrics = evaluate_model(backbone, models, dataset, config.batch_size)
+    unknown = sorted(set(config.which) - {"model", "creation"})
+    if unknown:
+        raise ValueError(f"--which {unknown}: expected model (θE) and / or creation (θC)")
+    pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint)
+    heads = {"model": pipe.heads[THETA_E], "creation": pipe.heads.get(THETA_C, pipe.heads[THETA_E])}
+    models = {name: head for name, head in heads.items() if name in config.which}
+    dataset = open_split(config.dataset, config.data, config.split, pipe.tasks, pipe.backbone.sample_size)
+    metrics = evaluate_model(pipe.backbone, models, dataset, config.batch_size)
     out = Path(config.out or Path(config.checkpoint) / f"metrics-{config.split}.json")
     write_json(out, {"checkpoint": config.checkpoint, "split": config.split, "metrics": metrics})
     return {"path": str(out), "metrics": metrics}

@@ -8,7 +8,8 @@ import sys
 
 # Sub-command modules under diff2in1.cli; each defines register(subparsers). Heavy imports (torch,
 # diffusers) happen inside the commands, so `diff2in1 --help` stays fast.
-COMMAND_MODULES = ("data", "caption", "pretrain", "warmup", "evaluate", "predict", "create", "improve", "run", "quality")
+COMMAND_MODULES = ("data", "caption", "pretrain", "warmup", "evaluate", "predict", "create", "improve", "run", "quality",
+                   "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

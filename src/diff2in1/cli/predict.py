@@ -14,6 +14,7 @@ class PredictConfig:
     input: str = option("images", "folder of images (or a data set in the project layout: its test split)")
     out: str = option("predictions", "output folder: <task>/<id>.png label files, pictures/<id>_<task>.png")
     which: str = option("model", "head to use: model (θE) or creation (θC)", choices=["model", "creation"])
+    ensemble: int = option(1, "2 = average each prediction with the one on the mirrored image", choices=[1, 2])
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,7 +22,9 @@ from ..data.layout import read_meta, write_meta
 from ..fileio import sha256_file, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import CREATION_FILE, MODEL_FILE
-from ..perception.ddim import create_batch, denoising_timesteps, strength_from_t_star, t_star_from_strength
+from ..perception.ddim import denoising_timesteps, strength_from_t_star, t_star_from_strength
+from ..perception.pipeline import Diff2in1Pipeline
+from ..perception.splits import labelled_subsets, open_split
 from ..tasks import NORMAL
 from .config import CreateConfig
 from .writer import STAGING, created_id, is_complete, sample_arrays, write_created
@@ -54,8 +56,6 @@ def sample_seed(seed: int, source_index: int, k: int) -> int:
 
 def plan_jobs(dataset: Any, config: CreateConfig) -> list[Job]:
     """Every (source, k) to create, in a fixed order: the labelled subset (as warm-up), then --limit."""
-    from ..perception.splits import labelled_subsets
-
     subset, _ = labelled_subsets(dataset, config.num_labelled, 0.0, config.labelled_seed)
     indices = list(subset.indices)[: config.limit or None]
     ids = _source_ids(dataset)
@@ -128,7 +128,7 @@ def _provenance(config: CreateConfig, backbone: Any, info: dict[str, Any], t_sta
     }
 
 
-def _create_jobs(jobs: list[Job], source: Any, backbone: Any, model: PerceptionModel, config: CreateConfig,
+def _create_jobs(jobs: list[Job], source: Any, pipe: Diff2in1Pipeline, config: CreateConfig,
                  t_star: int, timestep: int, out: Path) -> Iterator[int]:
     """Create and write ``jobs`` in batches; yields the number written after each batch."""
     for start in range(0, len(jobs), config.batch_size):
@@ -136,11 +136,11 @@ def _create_jobs(jobs: list[Job], source: Any, backbone: Any, model: PerceptionM
         items = [source[job.source_index] for job in chunk]
         captions = [str(item.get("caption", "")) for item in items]
         seeds = [sample_seed(config.seed, job.source_index, job.k) for job in chunk]
-        created, preds = create_batch(
-            backbone, model, torch.stack([item["image"] for item in items]), captions, t_star, config.steps,
-            config.eta, config.guidance_scale, [torch.Generator().manual_seed(s) for s in seeds])
-        labels = model.labels_from_preds(preds)
-        kappa = model.confidences(preds).get(NORMAL)
+        result = pipe.create(torch.stack([item["image"] for item in items]), captions, t_star, config.steps,
+                             config.eta, config.guidance_scale, [torch.Generator().manual_seed(s) for s in seeds],
+                             batch_size=len(chunk), output_type="pt")
+        created, labels = result.images, {task: getattr(result, task) for task in pipe.tasks}
+        kappa = (result.confidence or {}).get(NORMAL)
         for row, (job, caption, seed) in enumerate(zip(chunk, captions, seeds)):
             arrays = sample_arrays(created[row], {t: v[row] for t, v in labels.items()},
                                    None if kappa is None else kappa[row])
@@ -158,16 +158,14 @@ def create_dataset(config: CreateConfig) -> Path:
     t*, steps, eta, guidance, seed, backbone fingerprint) and ``OUT/config.yaml``. Under ``accelerate launch``
     each process creates every n-th sample; the main process writes the meta files.
     """
-    from accelerate import Accelerator
-
-    from ..perception.inference import open_checkpoint
-    from ..perception.splits import open_split
+    from accelerate import Accelerator  # a slow import, needed only when creating
 
     if config.per_image < 1 or config.batch_size < 1 or config.steps < 1:
         raise ValueError(f"per_image, batch_size and steps must be >= 1, got {config.per_image}, "
                          f"{config.batch_size}, {config.steps}")
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    backbone, model, info = open_checkpoint(config.checkpoint, config.which, accelerator.device)
+    pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint, which=config.which, device=accelerator.device)
+    backbone, model, info = pipe.backbone, pipe.head, pipe.info
     t_star = resolve_t_star(config, backbone.num_train_timesteps)
     source = open_split(config.dataset, config.data, config.split, None, backbone.sample_size)
     out = Path(config.out)
@@ -182,7 +180,7 @@ def create_dataset(config: CreateConfig) -> Path:
     todo = [job for job in mine if not is_complete(out, job.sample_id)]
     bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc="create", unit="img",
                disable=not config.progress or not accelerator.is_local_main_process)
-    for done in _create_jobs(todo, source, backbone, model, config, t_star, timestep, out):
+    for done in _create_jobs(todo, source, pipe, config, t_star, timestep, out):
         bar.update(done)
     bar.close()
     accelerator.wait_for_everyone()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import FrozenDict
 from torch import nn
 
 from ..tasks import DEPTH, NORMAL, SEMSEG, check_tasks
@@ -17,7 +21,28 @@ from .normal import NormalHead
 from .segmentation import SegmentationHead
 
 
-class PerceptionModel(nn.Module):
+def _checked_tasks(tasks: list[str], num_classes: int | None, loss_weights: dict[str, float] | None) -> list[str]:
+    """The task list, refused when it repeats a task, lacks num_classes for semseg or mismatches loss_weights."""
+    tasks = check_tasks(tasks, where="PerceptionModel")
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"PerceptionModel: tasks {tasks} contain a duplicate")
+    if SEMSEG in tasks and num_classes is None:
+        raise ValueError("PerceptionModel: task 'semseg' needs num_classes (the data set's number of classes)")
+    unknown = sorted(set(loss_weights or {}) - set(tasks))
+    if unknown:
+        raise ValueError(f"PerceptionModel: loss_weights name tasks {unknown} that are not in tasks {tasks}")
+    return tasks
+
+
+class ModelConfig(FrozenDict):
+    """diffusers' frozen config (``model.config.tasks``) that can also be called: ``model.config()`` returns the
+    constructor arguments as a plain dict, the form ``perception.json`` stores and ``from_config`` reads."""
+
+    def __call__(self) -> dict[str, Any]:
+        return copy.deepcopy({k: v for k, v in self.items() if not k.startswith("_")})
+
+
+class PerceptionModel(ModelMixin, ConfigMixin):
     """Aggregator + task heads on top of frozen diffusion features (the only trained parameters).
 
     Args:
@@ -31,8 +56,12 @@ class PerceptionModel(nn.Module):
         fuse_stride: the aggregator fuses feature maps of this stride and coarser with 3x3 convs; finer
             ones reach the heads through 1x1 projections only (1 = 3x3 convs at every stride, slow).
 
-    A checkpoint is ``state_dict()`` (safetensors) plus ``config()`` (JSON); ``from_config`` rebuilds it.
+    A checkpoint is ``state_dict()`` (safetensors) plus ``config()`` (JSON); ``from_config`` rebuilds it. As a
+    diffusers model it also round-trips a folder: ``save_pretrained(DIR)`` writes ``config.json`` and
+    ``diffusion_pytorch_model.safetensors``, ``PerceptionModel.from_pretrained(DIR)`` reads them.
     """
+
+    config_name = "config.json"
 
     def __init__(
         self,
@@ -46,19 +75,9 @@ class PerceptionModel(nn.Module):
         fuse_stride: int = 4,
     ) -> None:
         super().__init__()
-        self.tasks = check_tasks(tasks, where="PerceptionModel")
-        if len(set(self.tasks)) != len(self.tasks):
-            raise ValueError(f"PerceptionModel: tasks {self.tasks} contain a duplicate")
-        if SEMSEG in self.tasks and num_classes is None:
-            raise ValueError(
-                "PerceptionModel: task 'semseg' needs num_classes (the data set's number of classes)"
-            )
-        unknown = sorted(set(loss_weights or {}) - set(self.tasks))
-        if unknown:
-            raise ValueError(
-                f"PerceptionModel: loss_weights name tasks {unknown} that are not in tasks {self.tasks}"
-            )
-        self._config: dict[str, Any] = {
+        self.tasks = _checked_tasks(tasks, num_classes, loss_weights)
+        # Registered normalised (plain ints, floats, lists), so the JSON is the same whatever types came in.
+        self.register_to_config(**{
             "feature_channels": [int(c) for c in feature_channels],
             "feature_strides": [int(s) for s in feature_strides],
             "tasks": list(self.tasks),
@@ -67,7 +86,7 @@ class PerceptionModel(nn.Module):
             "max_depth": float(max_depth),
             "loss_weights": {t: float(w) for t, w in (loss_weights or {}).items()},
             "fuse_stride": int(fuse_stride),
-        }
+        })
         self.loss_weights = {t: float((loss_weights or {}).get(t, 1.0)) for t in self.tasks}
         mid = default_mid_channels(channels)
         self.aggregator = FeatureAggregator(feature_channels, feature_strides, channels, fuse_stride, mid)
@@ -84,14 +103,25 @@ class PerceptionModel(nn.Module):
         assert task == SEMSEG and num_classes is not None
         return SegmentationHead(num_classes, in_channels=channels, mid_channels=mid)
 
-    def config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments."""
-        return copy.deepcopy(self._config)
+    @property
+    def config(self) -> ModelConfig:
+        """The constructor arguments: read ``model.config.tasks``, or call ``model.config()`` for a plain dict."""
+        return ModelConfig(self._internal_dict)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> PerceptionModel:
-        """Build a model (untrained weights) from ``config()``'s output; load the state_dict afterwards."""
-        return cls(**config)
+    def from_config(cls, config: Mapping[str, Any] | None = None, return_unused_kwargs: bool = False,
+                    **kwargs: Any) -> PerceptionModel:
+        """Build a model (untrained weights) from ``config()``'s output; load the state_dict afterwards.
+
+        Unknown constructor arguments are refused (diffusers would drop them with a warning), so a config
+        written by another version of the heads fails here rather than building a different model.
+        """
+        known = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        unknown = sorted(k for k in (config or {}) if not str(k).startswith("_") and k not in known)
+        if unknown:
+            raise TypeError(f"PerceptionModel config has unknown argument(s) {unknown}; expected some of "
+                            f"{sorted(known)}")
+        return super().from_config(dict(config or {}), return_unused_kwargs=return_unused_kwargs, **kwargs)
 
     def forward(
         self, features: list[torch.Tensor], out_size: tuple[int, int]

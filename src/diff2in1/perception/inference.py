@@ -1,47 +1,135 @@
-"""Loading a trained perception checkpoint with its backbone, and predicting on images of any size."""
+"""Opening a trained checkpoint with its backbone, and predicting on images of any size and aspect ratio."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..backbones import DiffusionBackbone
-from ..data.readers.resize import resize_prediction
 from ..heads import PerceptionModel
-from .checkpoint import load_perception
-from .splits import open_backbone
+from .checkpoint import INFO_FILE, load_perception
+from .processing import Preds, preds_to_image, to_canvas
+from .splits import EMBEDDED, open_backbone
+
+# Where save_pretrained(include_backbone=True) puts the copy, relative to the checkpoint folder.
+BACKBONE_DIR = "backbone"
+
+
+def stored_backbone(folder: str | Path, info: dict[str, Any]) -> str:
+    """The backbone a checkpoint names: its own copy (``backbone/``) when it has one, else the stored spec."""
+    spec = info["backbone"]
+    if spec.get("included"):
+        return str(Path(folder) / spec["spec"])
+    return str(spec["spec"])
+
+
+def check_fingerprint(folder: str | Path, info: dict[str, Any], backbone: DiffusionBackbone, source: str) -> None:
+    """Refuse a backbone whose weights or feature settings differ from the ones the head was trained on."""
+    expected, found = info["backbone"]["fingerprint"], backbone.fingerprint()
+    if found != expected:
+        raise ValueError(
+            f"{Path(folder) / INFO_FILE}: the heads were trained on backbone {info['backbone']['spec']} "
+            f"(fingerprint {expected}), but {source} has fingerprint {found}: other weights, feature layers "
+            f"or perception timestep. Pass a copy of the backbone the heads were trained on."
+        )
+
+
+def open_trained_backbone(folder: str | Path, info: dict[str, Any], backbone: DiffusionBackbone | str | None = None,
+                          device: torch.device | str | None = None,
+                          dtype: torch.dtype | None = None) -> DiffusionBackbone:
+    """The backbone of a checkpoint, checked by fingerprint; ``backbone`` overrides the stored location.
+
+    Args:
+        folder, info: the checkpoint folder and its perception.json.
+        backbone: None (the stored reference), a folder / file / hub id / 'embedded' holding the same weights
+            elsewhere, or a loaded backbone.
+        device, dtype: where to put it; the fingerprint is checked before the dtype cast (a cast to half
+            precision changes the weights' sums).
+
+    Raises:
+        ValueError: the backbone's fingerprint is not the one in perception.json (both are named).
+    """
+    spec = info["backbone"]
+    if isinstance(backbone, DiffusionBackbone):
+        source, opened = f"the given {type(backbone).__name__}", backbone
+    else:
+        source = str(backbone) if backbone is not None else stored_backbone(folder, info)
+        kind = spec["kind"] if source != EMBEDDED else "auto"
+        opened = open_backbone(source, kind, device, spec["perception_timestep"])
+    check_fingerprint(folder, info, opened, source)
+    if device is not None or dtype is not None:
+        opened = opened.to(device=device, dtype=dtype)
+    return opened
 
 
 def open_checkpoint(folder: str | Path, which: str = "model", device: torch.device | str | None = None,
-                    tasks: list[str] | None = None) -> tuple[DiffusionBackbone, PerceptionModel, dict[str, Any]]:
-    """The checkpoint's head (θE or θC) and the backbone it was trained on, checked by fingerprint."""
+                    tasks: list[str] | None = None, backbone: DiffusionBackbone | str | None = None,
+                    ) -> tuple[DiffusionBackbone, PerceptionModel, dict[str, Any]]:
+    """The checkpoint's head (θE: 'model', θC: 'creation') and the backbone it was trained on (checked)."""
     model, info = load_perception(folder, tasks=tasks, which=which)
-    spec = info["backbone"]
-    backbone = open_backbone(spec["spec"], spec["kind"], device, spec["perception_timestep"])
-    if backbone.fingerprint() != spec["fingerprint"]:
-        warnings.warn(f"{folder}: backbone {spec['spec']} differs from the one the head was trained on "
-                      f"(fingerprint {backbone.fingerprint()} vs {spec['fingerprint']})", stacklevel=2)
-    return backbone, model.to(backbone.device).eval(), info
+    opened = open_trained_backbone(folder, info, backbone, device)
+    return opened, model.to(opened.device).eval(), info
+
+
+def _mirror_average(model: PerceptionModel, preds: Preds, batch: int) -> Preds:
+    """Split a pass over [canvases, mirrored canvases] into its halves and merge them (flip ensemble)."""
+    first = {t: {k: v[:batch] for k, v in p.items()} for t, p in preds.items()}
+    mirrored = {t: {k: v[batch:] for k, v in p.items()} for t, p in preds.items()}
+    return model.average_with_mirror(first, mirrored)
+
+
+@torch.no_grad()
+def predict_canvases(backbone: DiffusionBackbone, model: PerceptionModel, canvases: torch.Tensor,
+                     captions: list[str] | None = None, ensemble: int = 1,
+                     generator: torch.Generator | None = None) -> Preds:
+    """Head outputs on Bx3xSxS canvases in [0, 1] (S = the backbone's sample size), one UNet pass.
+
+    ``ensemble=2`` adds the mirrored canvases to the same pass and averages each prediction with its
+    mirror's (normals' x flipped back); 1 = no ensemble.
+    """
+    if ensemble not in (1, 2):
+        raise ValueError(f"ensemble must be 1 (no averaging) or 2 (flip averaging), got {ensemble}")
+    batch = canvases.shape[0]
+    inputs = canvases if ensemble == 1 else torch.cat([canvases, canvases.flip(-1)])
+    text = list(captions) * ensemble if captions is not None and backbone.takes_text else None
+    features = backbone.extract_features(inputs.to(backbone.device, backbone.dtype) * 2 - 1, captions=text,
+                                         generator=generator)
+    dtype = next(model.parameters()).dtype
+    preds = model([f.to(dtype) for f in features], tuple(canvases.shape[-2:]))
+    return preds if ensemble == 1 else _mirror_average(model, preds, batch)
+
+
+@torch.no_grad()
+def predict_image_list(backbone: DiffusionBackbone, model: PerceptionModel, images: list[torch.Tensor],
+                       captions: list[str] | None = None, ensemble: int = 1, batch_size: int = 8,
+                       generator: torch.Generator | None = None) -> list[Preds]:
+    """Predict on 3xHxW images in [0, 1] of any sizes; returns one batch-1 prediction per image at its size.
+
+    Each image is fitted to the model's square input keeping its aspect ratio (`processing.to_canvas`),
+    ``batch_size`` canvases share a UNet pass, and each prediction is mapped back to its own image.
+    """
+    if captions is not None and len(captions) != len(images):
+        raise ValueError(f"got {len(captions)} captions for {len(images)} images; pass one per image")
+    side = backbone.sample_size
+    placed = [to_canvas(image.float(), side) for image in images]
+    out: list[Preds] = []
+    for start in range(0, len(placed), batch_size):
+        chunk = placed[start:start + batch_size]
+        canvases = torch.stack([canvas for canvas, _ in chunk])
+        text = captions[start:start + batch_size] if captions is not None else None
+        preds = predict_canvases(backbone, model, canvases, text, ensemble, generator)
+        for row, (_, placement) in enumerate(chunk):
+            one = {t: {k: v[row:row + 1] for k, v in p.items()} for t, p in preds.items()}
+            out.append(preds_to_image(one, placement))
+    return out
 
 
 @torch.no_grad()
 def predict_images(backbone: DiffusionBackbone, model: PerceptionModel, images: torch.Tensor,
-                   captions: list[str] | None = None) -> dict[str, dict[str, torch.Tensor]]:
-    """Predict on Bx3xHxW images in [0, 1] of any size: resized to the backbone's size, outputs mapped back."""
-    size = backbone.sample_size
-    height, width = images.shape[-2:]
-    small = images if (height, width) == (size, size) else F.interpolate(
-        images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    features = backbone.extract_features(small * 2 - 1, captions=captions if backbone.takes_text else None)
-    preds = model(features, (size, size))
-    if (height, width) == (size, size):
-        return preds
-    out: dict[str, dict[str, torch.Tensor]] = {}
-    for task, values in preds.items():
-        out[task] = {key: resize_prediction(v, (height, width), task if key != "kappa" else "depth")
-                     for key, v in values.items()}
-    return out
+                   captions: list[str] | None = None, ensemble: int = 1,
+                   generator: torch.Generator | None = None) -> Preds:
+    """Predict on Bx3xHxW images in [0, 1] of any size (aspect ratio kept); outputs at HxW, batch B."""
+    rows = predict_image_list(backbone, model, list(images), captions, ensemble, len(images) or 1, generator)
+    return {task: {key: torch.cat([row[task][key] for row in rows]) for key in rows[0][task]} for task in rows[0]}

@@ -14,6 +14,8 @@ from ..data import open_dataset
 from ..data.dataset import LayoutDataset
 from ..data.layout import list_ids
 from ..fileio import read_json
+from ..perception.checkpoint import read_perception_info
+from ..perception.pipeline import THETA_C, THETA_E, Diff2in1Pipeline
 from .runfolder import RunFolder
 
 WARMUP, IMPROVED, TRUTH = "warm-up", "Diff-2-in-1", "ground truth"
@@ -39,29 +41,22 @@ def spread(count: int, num: int) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, count - 1, num)})
 
 
-def _models(run: RunFolder):
-    """The backbone, the warm-up head and θC (None without an improve checkpoint), loaded once."""
-    from ..perception.checkpoint import load_perception
-    from ..perception.inference import open_checkpoint
-
-    backbone, warm, info = open_checkpoint(run.warmup_checkpoint, which="model")
-    improved = None
-    if run.has_improve():
-        improved, improved_info = load_perception(run.improve_checkpoint, which="creation")
-        if improved_info["backbone"]["fingerprint"] != info["backbone"]["fingerprint"]:
-            warnings.warn(f"{run.improve_checkpoint}: trained on another backbone than the warm-up; "
-                          "opening its own", stacklevel=2)
-            improved_backbone, improved, _ = open_checkpoint(run.improve_checkpoint, which="creation")
-            return backbone, warm, (improved_backbone, improved), info
-        improved = improved.to(backbone.device).eval()
-    return backbone, warm, (None if improved is None else (backbone, improved)), info
+def _models(run: RunFolder) -> tuple[Diff2in1Pipeline, Diff2in1Pipeline | None]:
+    """The warm-up's θE and the improve stage's θC (None without an improve checkpoint), one backbone if shared."""
+    warm = Diff2in1Pipeline.from_pretrained(run.warmup_checkpoint, which=THETA_E)
+    if not run.has_improve():
+        return warm, None
+    if read_perception_info(run.improve_checkpoint)["backbone"]["fingerprint"] == warm.info["backbone"]["fingerprint"]:
+        return warm, Diff2in1Pipeline.from_pretrained(run.improve_checkpoint, backbone=warm.backbone, which=THETA_C)
+    warnings.warn(f"{run.improve_checkpoint}: trained on another backbone than the warm-up; opening its own",
+                  stacklevel=2)
+    return warm, Diff2in1Pipeline.from_pretrained(run.improve_checkpoint, which=THETA_C)
 
 
-def _predict(backbone, model, item: dict[str, Any]) -> dict[str, torch.Tensor]:
-    from ..perception.inference import predict_images
-
-    preds = predict_images(backbone, model, item["image"][None].to(backbone.device), captions=[item["caption"]])
-    return {task: value[0].cpu() for task, value in model.predictions_for_metrics(preds).items()}
+def _predict(pipe: Diff2in1Pipeline, item: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """{task: the label in the ground-truth layout, without the batch axis} for one data-set item."""
+    out = pipe(item["image"], captions=[item.get("caption", "")], output_type="pt")
+    return {task: getattr(out, task)[0].cpu() for task in pipe.tasks}
 
 
 def prediction_examples(run: RunFolder, data: Path | None, dataset: str, num: int, split: str = "test") -> Examples:
@@ -79,9 +74,9 @@ def prediction_examples(run: RunFolder, data: Path | None, dataset: str, num: in
     except (FileNotFoundError, ValueError) as error:
         out.note = f"Could not open the {split} split of {data} ({error})."
         return out
-    backbone, warm, improved, info = _models(run)
-    out.num_classes = len(info.get("classes") or []) or None
-    out.classes = list(info.get("classes") or [])
+    warm, improved = _models(run)
+    out.num_classes = len(warm.classes) or None
+    out.classes = warm.classes
     out.labels = {TRUTH: [], WARMUP: []} | ({IMPROVED: []} if improved is not None else {})
     for index in spread(len(real), num):
         item = real[index]
@@ -89,9 +84,9 @@ def prediction_examples(run: RunFolder, data: Path | None, dataset: str, num: in
         out.ids.append(str(item["id"]))
         out.captions.append(item.get("caption", ""))
         out.labels[TRUTH].append({t: item[t] for t in tasks if t in item})
-        out.labels[WARMUP].append(_predict(backbone, warm, item))
+        out.labels[WARMUP].append(_predict(warm, item))
         if improved is not None:
-            out.labels[IMPROVED].append(_predict(*improved, item))
+            out.labels[IMPROVED].append(_predict(improved, item))
     if improved is None:
         out.note = "No improve checkpoint yet: only the warm-up's predictions are shown."
     return out

@@ -106,6 +106,8 @@ class ImproveConfig(WarmupConfig):
     teacher_views: str = option("all", "views θC averages for its targets: all (every view), flip (image + "
                                 "mirror), clean (the student's own view of the image), noise (the image with "
                                 "another noise draw)", choices=["all", "flip", "clean", "noise"])
+    teacher_every: int = option(1, "θC re-labels the samples without ground truth every N steps (1 = every step, as "
+                                "the release; N > 1 labels the whole pool at once, cheaper, targets up to N steps old)")
     cos_mask: float = option(0.0, "drop pseudo-labelled normal pixels where student and θC agree above this "
                              "cosine (the release: 0.999; 0 = keep all)")
     crop_min_scale: float = option(0.7, "perturbed views: smallest crop side fraction")
@@ -116,7 +118,7 @@ class ImproveConfig(WarmupConfig):
     teacher: str = option("", "diagnostic, not Diff-2-in-1: label with this fixed perception checkpoint instead of θC")
     lr: float = option(1e-4, "peak learning rate of θE")
     lr_warmup: int = option(100, "linear learning-rate warm-up steps of θE's fresh optimizer")
-    lr_schedule: str = option("cosine", "learning rate after the warm-up: cosine (to 1%) or constant",
+    lr_schedule: str = option("cosine", "learning rate after the warm-up: cosine (to 1%%) or constant",
                               choices=["cosine", "constant"])
     eval_flip: bool = option(True, "also report every head with flip test-time averaging (…_tta)")
 

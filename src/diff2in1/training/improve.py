@@ -29,7 +29,7 @@ from .pools import Pool, concat_unlabelled, created_batch, make_store, student_v
 from .pseudo_loss import pseudo_loss
 from .sources import load_all
 from .step import TrainStep, shard
-from .teacher import ensemble_targets, targets_in_view
+from .teacher import TargetBank, ensemble_targets, targets_in_view
 from .view_eval import evaluate_views
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, warp_targets
 from .warmup import HeadTraining
@@ -96,7 +96,7 @@ def _real_loss(trainer: TrainStep, pool: Pool, step: int, size: int, device) -> 
 
 
 def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step: int, config: ImproveConfig,
-                 device) -> tuple[torch.Tensor, dict]:
+                 device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict]:
     model = trainer.plain
     rows, views, params = pool.draw(config.pseudo_batch_size, step, shard(config.pseudo_batch_size, trainer.accelerator))
     size = tuple(pool.batch["image"].shape[-2:])
@@ -105,16 +105,21 @@ def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step
     if config.labels == "stored" or config.unlabelled_labels == "ground_truth":
         loss, logs = model.loss(preds, warp_targets(pool.labels(rows, device), params))
         return loss, {f"pseudo/{k}": v for k, v in logs.items()}
-    targets = targets_in_view(ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size), params)
-    return pseudo_loss(model, preds, targets, config.soft_labels, config.cos_mask)
+    if bank is not None:
+        if step % config.teacher_every == 0 or not bank.targets:  # a resumed run refreshes at once
+            bank.refresh(labeller)
+        full = bank.get(rows, device)
+    else:
+        full = ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size)
+    return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask)
 
 
-def _step_loss(trainer, labeller, pools, step, config, device) -> tuple[torch.Tensor, dict[str, float]]:
+def _step_loss(trainer, labeller, pools, step, config, device, bank=None) -> tuple[torch.Tensor, dict[str, float]]:
     """This process's loss on its rows of the step's real and pseudo batches (both global sizes)."""
     real_pool, pseudo_pool = pools
     loss, logs = _real_loss(trainer, real_pool, step, config.batch_size, device)
     if pseudo_pool is not None:
-        extra, extra_logs = _pseudo_loss(trainer, labeller, pseudo_pool, step, config, device)
+        extra, extra_logs = _pseudo_loss(trainer, labeller, pseudo_pool, step, config, device, bank)
         loss = loss + config.pseudo_weight * extra
         logs = {**logs, **extra_logs, "total": float(loss.detach())}
     return loss, logs
@@ -162,13 +167,18 @@ def train_improve(config: ImproveConfig) -> Path:
     labeller = ema.shadow
     if config.teacher:
         labeller = load_perception(config.teacher, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
+    pseudo = pools[1]
+    target_bank = None
+    if pseudo is not None and config.teacher_every > 1 and config.labels == "theta_c" \
+            and config.unlabelled_labels == "theta_c":
+        target_bank = TargetBank(pseudo.store, teacher_view_list(config), tuple(pseudo.batch["image"].shape[-2:]))
     log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
     bar, start = run.progress_bar("improve", trainer.steps), time.time()
     device = run.accelerator.device
     while trainer.steps < config.steps:
         trainer.model.train()
         with trainer.autocast():
-            loss, logs = _step_loss(trainer, labeller, pools, trainer.steps, config, device)
+            loss, logs = _step_loss(trainer, labeller, pools, trainer.steps, config, device, target_bank)
         logs = {**trainer.mean(logs), **trainer.step(loss)}
         step = trainer.steps
         bar.update()

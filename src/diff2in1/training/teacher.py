@@ -77,3 +77,37 @@ def _targets(mean: dict, covered: torch.Tensor) -> dict:
 def targets_in_view(targets: dict, view: ViewParams) -> dict:
     """Full-frame targets as the student sees them in ``view`` (see ``views.warp_targets``)."""
     return warp_targets(targets, view)
+
+
+class TargetBank:
+    """θC's ensemble targets of a whole pool, refreshed every few steps instead of every step.
+
+    θC moves slowly (an EMA with a horizon of hundreds of steps), so targets a few dozen steps old differ
+    little from fresh ones, and labelling the pool in batches of 32 costs a fraction of labelling 8
+    samples each step. Targets are kept on the CPU in float16 (masks as bool).
+    """
+
+    def __init__(self, store: ViewFeatures, views: list[int], size: tuple[int, int], batch_size: int = 32):
+        self.store, self.views, self.size, self.batch_size = store, views, size, batch_size
+        self.targets: dict = {}
+
+    def refresh(self, model: PerceptionModel) -> None:
+        parts = []
+        for start in range(0, len(self.store.keys), self.batch_size):
+            rows = torch.arange(start, min(start + self.batch_size, len(self.store.keys)))
+            parts.append(_to_storage(ensemble_targets(model, self.store, rows, self.views, self.size)))
+        self.targets = {key: (torch.cat([p[key] for p in parts]) if torch.is_tensor(parts[0][key]) else
+                              {t: torch.cat([p[key][t] for p in parts]) for t in parts[0][key]}) for key in parts[0]}
+
+    def get(self, rows: torch.Tensor, device: torch.device) -> dict:
+        def load(x: torch.Tensor) -> torch.Tensor:
+            x = x[rows].to(device)
+            return x.float() if x.is_floating_point() else x
+        return {key: (load(v) if torch.is_tensor(v) else {t: load(m) for t, m in v.items()})
+                for key, v in self.targets.items()}
+
+
+def _to_storage(targets: dict) -> dict:
+    def store(x: torch.Tensor) -> torch.Tensor:
+        return x.cpu().half() if x.is_floating_point() else x.cpu()
+    return {key: (store(v) if torch.is_tensor(v) else {t: store(m) for t, m in v.items()}) for key, v in targets.items()}

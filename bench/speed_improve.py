@@ -1,0 +1,73 @@
+"""The improve section of bench/speed.py: what the student's perturbed view and the teacher's ensemble cost.
+
+One training step of the improve stage (``training.improve._step_loss`` + backward + AdamW), for:
+- ``control``: real samples only, one view each;
+- ``views``: real + samples without labels, θC averaging ``--views`` views of each (every step);
+- ``release``: the release's recipe (``--preset release``): one view, θC on a second noise draw;
+each with features streamed (every (image, view) a UNet pass: the cost of perturbing the student's view
+without a cache) and cached (every entry computed beforehand, as later epochs read them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from diff2in1.backbones import DiffusionBackbone
+from diff2in1.training.improve import ImproveConfig, _step_loss, apply_preset, teacher_view_list
+from diff2in1.training.pools import Pool, student_views
+from diff2in1.training.sources import load_all
+from diff2in1.training.view_features import ViewFeatures
+from diff2in1.training.views import ViewBank
+from speed_models import make_head, make_items
+from speed_reference import count_unet_images
+
+VARIANTS = {"control": {"pseudo_batch_size": 0}, "views": {}, "release": {"preset": "release", "batch_size": 4,
+                                                                          "pseudo_batch_size": 4}}
+
+
+def _pools(backbone: DiffusionBackbone, config: ImproveConfig, real: dict, pseudo: dict, cached: bool):
+    bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed)
+    views = student_views(config.views)
+    stores = [ViewFeatures(backbone, b["image"], b.get("caption"), bank, store=cached) for b in (real, pseudo)]
+    if cached:
+        stores[0].fill(views)
+        stores[1].fill(sorted(set(views) | set(teacher_view_list(config))))
+    real_pool = Pool("labelled", real, stores[0], config.seed, views)
+    return real_pool, (Pool("pseudo", pseudo, stores[1], config.seed + 1, views) if config.pseudo_batch_size else None)
+
+
+def bench_improve(bench: Any, backbone: DiffusionBackbone, items: list[dict[str, Any]]) -> dict[str, Any]:
+    config = bench.config
+    real = load_all(items)
+    pseudo = load_all(make_items(len(items), backbone.sample_size, config.seed + 7, labels=False))
+    model, optimizer = make_head(config, backbone)
+    creation, _ = make_head(config, backbone)
+    half = config.batch_size // 2
+    runs, counts = {}, {}
+    for name, overrides in VARIANTS.items():
+        improve = apply_preset(ImproveConfig(**{"batch_size": half, "pseudo_batch_size": half, "seed": config.seed,
+                                                **overrides}))
+        if name == "control":
+            improve = replace(improve, batch_size=config.batch_size)
+        for cached in (False, True):
+            pools = _pools(backbone, improve, real, pseudo, cached)
+            calls = [0]
+
+            def step(improve=improve, pools=pools, calls=calls) -> None:
+                with bench.autocast():
+                    loss, _ = _step_loss(model, creation, pools, calls[0], improve, backbone.device)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                calls[0] += 1
+
+            key = f"{name}_{'cached' if cached else 'streamed'}"
+            runs[key] = step
+            counts[key] = count_unet_images(backbone, step)
+    seconds = bench.medians("improve_step", runs)
+    return {"improve_step_s": seconds, "improve_unet_images_per_step": counts,
+            "improve_views_vs_control_streamed": seconds["views_streamed"] / seconds["control_streamed"],
+            "improve_views_vs_control_cached": seconds["views_cached"] / seconds["control_cached"],
+            "improve_views_cached_vs_streamed": seconds["views_streamed"] / seconds["views_cached"],
+            "improve_release_vs_control_streamed": seconds["release_streamed"] / seconds["control_streamed"]}
