@@ -41,8 +41,8 @@ def test_resumed_run_repeats_the_uninterrupted_one(rooms32: Path, tiny_pixel_pat
 
     save = warmup_module.save_train_state
 
-    def save_then_crash(run, modules, optimizer, schedule, step):
-        save(run, modules, optimizer, schedule, step)
+    def save_then_crash(run, modules, optimizer, schedule, step, **kwargs):
+        save(run, modules, optimizer, schedule, step, **kwargs)
         if step == 4:
             raise Crash
 

@@ -126,8 +126,8 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(warm, monkeypatch):
     straight = train_improve(_config(warm, "straight", **settings))
     save = improve_module.save_train_state
 
-    def save_then_stop(out, modules, optimizer, schedule, step):
-        save(out, modules, optimizer, schedule, step)
+    def save_then_stop(out, modules, optimizer, schedule, step, **kwargs):
+        save(out, modules, optimizer, schedule, step, **kwargs)
         if step == 2:
             raise KeyboardInterrupt
 

@@ -4,6 +4,7 @@ Layout of a checkpoint folder:
     state.json                 step, config, optimizer param groups and scalar state, anything JSON-able
     <name>.safetensors         one per module (e.g. model, ema)
     optimizer.safetensors      optimizer tensors, keyed "<param index>.<field>"
+    <name>.safetensors         any further tensors by name (e.g. rng: the processes' random states)
 """
 
 from __future__ import annotations
@@ -46,14 +47,20 @@ def save_checkpoint(
     modules: dict[str, nn.Module],
     optimizer: torch.optim.Optimizer | None = None,
     extra: dict[str, Any] | None = None,
+    tensors: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
-    """Write a checkpoint folder atomically (a crash mid-write leaves the previous one intact)."""
+    """Write a checkpoint folder atomically (a crash mid-write leaves the previous one intact).
+
+    One process must write it (the main one under ``accelerate launch``): the temporary folder is shared.
+    """
     folder = Path(folder)
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, module in modules.items():
         save_tensors(tmp / f"{name}.safetensors", module.state_dict())
+    for name, group in (tensors or {}).items():
+        save_tensors(tmp / f"{name}.safetensors", group)
     info: dict[str, Any] = dict(extra or {})
     if optimizer is not None:
         tensors, info["optimizer"] = _optimizer_tensors(optimizer)

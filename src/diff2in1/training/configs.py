@@ -17,7 +17,7 @@ class PretrainConfig:
     out: str = option("~/.cache/diff2in1/pretrain/rooms64", "run folder: checkpoint/, samples/, model/, log.csv")
     size: int = option(64, "training resolution (images are centre-cropped and resized)")
     steps: int = option(20000, "optimizer steps in total (a resumed run continues to this number)")
-    batch_size: int = option(64, "images per step per process")
+    batch_size: int = option(64, "images per optimizer step, all processes together (each takes an equal share)")
     lr: float = option(2e-4, "peak AdamW learning rate (cosine schedule after a linear warm-up)")
     warmup_steps: int = option(500, "linear learning-rate warm-up steps")
     ema_decay: float = option(0.999, "EMA keep rate of the weights that are exported")
@@ -31,7 +31,8 @@ class PretrainConfig:
     max_minutes: float = option(0.0, "stop cleanly (checkpoint + export) after this many minutes; 0 = no limit")
     limit: int = option(0, "use at most this many images (0 = all)")
     seed: int = option(0, "random seed")
-
+    log_with: str = option("", "also log to accelerate trackers, comma-separated (tensorboard, wandb, ...; "
+                           "empty = log.csv only); files go under the run folder")
 
 
 @dataclass
@@ -47,7 +48,7 @@ class WarmupConfig:
     labelled_seed: int = option(0, "seed choosing the labelled subset (kept apart from --seed so seeds share it)")
     val_fraction: float = option(0.0, "part of the labelled images held out for validation (model selection)")
     steps: int = option(1000, "optimizer steps")
-    batch_size: int = option(8, "images per step")
+    batch_size: int = option(8, "images per optimizer step, all processes together (each takes an equal share)")
     lr: float = option(3.57e-4, "peak learning rate (the release's warm-up rate)")
     weight_decay: float = option(1e-4, "AdamW weight decay")
     lr_warmup: int = option(50, "linear learning-rate warm-up steps")
@@ -63,7 +64,13 @@ class WarmupConfig:
     checkpoint_every: int = option(500, "save a resumable state every N steps")
     resume: bool = option(False, "continue from out/train_state if it exists")
     cache_features: bool = option(True, "compute each image's features once (frozen backbone; flips only)")
-    cache_dir: str = option("", "also keep cached features in this folder for later runs (empty = memory only)")
+    cache_dir: str = option("", "folder of cached features, reused by later runs (empty: none with --cache-storage "
+                            "ram, OUT/features with disk)")
+    cache_storage: str = option("ram", "where cached features live: ram, or disk (memory-mapped files: RAM does not "
+                                "grow with the data set; processes on one machine share them)", choices=["ram", "disk"])
+    num_workers: int = option(0, "DataLoader worker processes reading samples (streamed and disk-cached data)")
+    log_with: str = option("", "also log to accelerate trackers, comma-separated (tensorboard, wandb, ...; "
+                           "empty = log.csv and eval.csv only); files go under the run folder")
     mixed_precision: str = option("no", "accelerate mixed precision", choices=["no", "fp16", "bf16"])
     seed: int = option(0, "seed of the labelled subset, the batch order and augmentation")
     progress: bool = option(True, "show progress bars")

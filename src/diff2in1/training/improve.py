@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
@@ -25,10 +24,11 @@ from ..perception.checkpoint import load_perception, save_perception
 from ..perception.splits import unlabelled_subset
 from .configs import RELEASE_PRESET, ImproveConfig
 from .ema import EMA
-from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
+from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
 from .pools import Pool, concat_unlabelled, created_batch, make_store, student_views, unlabelled_batch
 from .pseudo_loss import pseudo_loss
 from .sources import load_all
+from .step import TrainStep, shard
 from .teacher import TargetBank, ensemble_targets, targets_in_view
 from .view_eval import evaluate_views
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, warp_targets
@@ -87,20 +87,21 @@ def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Po
     return real_pool, Pool("pseudo", batch, make_store(run.backbone, batch, bank, config), config.seed + 1, views)
 
 
-def _real_loss(model: PerceptionModel, pool: Pool, step: int, size: int, device) -> tuple[torch.Tensor, dict]:
-    rows, views, params = pool.draw(size, step)
+def _real_loss(trainer: TrainStep, pool: Pool, step: int, size: int, device) -> tuple[torch.Tensor, dict]:
+    rows, views, params = pool.draw(size, step, shard(size, trainer.accelerator))
     features = pool.store.get(rows, views)
     targets = warp_targets(pool.labels(rows, device), params)
-    preds = model(features, tuple(pool.batch["image"].shape[-2:]))
-    return model.loss(preds, targets)
+    preds = trainer.model(features, tuple(pool.batch["image"].shape[-2:]))  # through DDP: gradients synchronise
+    return trainer.plain.loss(preds, targets)
 
 
-def _pseudo_loss(model: PerceptionModel, labeller: PerceptionModel, pool: Pool, step: int, config: ImproveConfig,
+def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step: int, config: ImproveConfig,
                  device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict]:
-    rows, views, params = pool.draw(config.pseudo_batch_size, step)
+    model = trainer.plain
+    rows, views, params = pool.draw(config.pseudo_batch_size, step, shard(config.pseudo_batch_size, trainer.accelerator))
     size = tuple(pool.batch["image"].shape[-2:])
     features = pool.store.get(rows, views)
-    preds = model(features, size)
+    preds = trainer.model(features, size)
     if config.labels == "stored" or config.unlabelled_labels == "ground_truth":
         loss, logs = model.loss(preds, warp_targets(pool.labels(rows, device), params))
         return loss, {f"pseudo/{k}": v for k, v in logs.items()}
@@ -114,11 +115,12 @@ def _pseudo_loss(model: PerceptionModel, labeller: PerceptionModel, pool: Pool, 
                        config.semseg_threshold)
 
 
-def _step_loss(model, labeller, pools, step, config, device, bank=None) -> tuple[torch.Tensor, dict[str, float]]:
+def _step_loss(trainer, labeller, pools, step, config, device, bank=None) -> tuple[torch.Tensor, dict[str, float]]:
+    """This process's loss on its rows of the step's real and pseudo batches (both global sizes)."""
     real_pool, pseudo_pool = pools
-    loss, logs = _real_loss(model, real_pool, step, config.batch_size, device)
+    loss, logs = _real_loss(trainer, real_pool, step, config.batch_size, device)
     if pseudo_pool is not None:
-        extra, extra_logs = _pseudo_loss(model, labeller, pseudo_pool, step, config, device, bank)
+        extra, extra_logs = _pseudo_loss(trainer, labeller, pseudo_pool, step, config, device, bank)
         loss = loss + config.pseudo_weight * extra
         logs = {**logs, **extra_logs, "total": float(loss.detach())}
     return loss, logs
@@ -133,20 +135,34 @@ def final_metrics(run: HeadTraining, config: ImproveConfig, bank: ViewBank, mode
     return evaluate_views(models, store, batch, run.num_classes, flip=config.eval_flip)
 
 
-def train_improve(config: ImproveConfig) -> Path:
-    """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (creation)."""
-    config = apply_preset(config)
+def _save(run: HeadTraining, trainer: TrainStep, ema: EMA, config: ImproveConfig) -> None:
+    rng = rng_states(run.accelerator)  # a collective: every process takes part, the main one writes
+    if run.writes:
+        save_train_state(run.out, {"model": trainer.plain, "creation": ema.shadow}, trainer.optimizer, trainer.schedule,
+                         trainer.steps, ema=ema, data=run.data_order(), rng=rng)
+        save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "improve", "step": trainer.steps,
+                                                                "preset": config.preset or "default"}, creation=ema.shadow)
+
+
+def _start(config: ImproveConfig) -> tuple[HeadTraining, TrainStep, EMA]:
     out = Path(config.out)
     if not config.resume and (out / "train_state").exists():
         raise FileExistsError(f"{out}: a run already exists there; pass --resume to continue it or choose --out")
     run = HeadTraining(config, out)
-    write_yaml(out / "config.yaml", config_to_dict(config))
+    if run.writes:
+        write_yaml(out / "config.yaml", config_to_dict(config))
     model, ema = _load_heads(run, config)
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup,
                                          config.lr_schedule)
-    step = resume_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule) if config.resume else 0
-    ema.calls = step
-    ema.shadow.to(run.accelerator.device)
+    step = resume_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule, ema=ema,
+                              data=run.data_order(), accelerator=run.accelerator) if config.resume else 0
+    return run, TrainStep(run.accelerator, model, optimizer, schedule, ema=ema, steps=step), ema
+
+
+def train_improve(config: ImproveConfig) -> Path:
+    """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (creation)."""
+    config = apply_preset(config)
+    run, trainer, ema = _start(config)
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed)
     pools = _pools(run, config, bank)
     labeller = ema.shadow
@@ -157,33 +173,28 @@ def train_improve(config: ImproveConfig) -> Path:
     if pseudo is not None and config.teacher_every > 1 and config.labels == "theta_c" \
             and config.unlabelled_labels == "theta_c":
         target_bank = TargetBank(pseudo.store, teacher_view_list(config), tuple(pseudo.batch["image"].shape[-2:]))
-    log, eval_log = CsvLog(out / "log.csv"), CsvLog(out / "eval.csv")
-    bar = tqdm(total=config.steps, initial=step, desc="improve", disable=not config.progress)
-    start = time.time()
+    log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
+    bar, start = run.progress_bar("improve", trainer.steps), time.time()
     device = run.accelerator.device
-    while step < config.steps:
-        model.train()
-        with run.accelerator.autocast():
-            loss, logs = _step_loss(model, labeller, pools, step, config, device, target_bank)
-        run.accelerator.backward(loss)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        ema.update(model)
-        step += 1
+    while trainer.steps < config.steps:
+        trainer.model.train()
+        with trainer.autocast():
+            loss, logs = _step_loss(trainer, labeller, pools, trainer.steps, config, device, target_bank)
+        logs = {**trainer.mean(logs), **trainer.step(loss)}
+        step = trainer.steps
         bar.update()
         bar.set_postfix(loss=f"{logs['total']:.3f}")
-        log.write({"step": step, **logs, "lr": schedule.get_last_lr()[0], "seconds": round(time.time() - start, 2)})
+        log.train({"step": step, **logs, "seconds": round(time.time() - start, 2)})
         if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            metrics = run.evaluate({"theta_e": model, "theta_c": ema.shadow})
-            eval_log.write({"step": step, **flat_metrics(metrics.get("theta_e", {}), "E:"),
+            metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": ema.shadow})
+            log.evaluation({"step": step, **flat_metrics(metrics.get("theta_e", {}), "E:"),
                             **flat_metrics(metrics.get("theta_c", {}), "C:")})
         if step % config.checkpoint_every == 0 or step == config.steps:
-            save_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule, step)
-            save_perception(out / "checkpoint", model, {**run.info(), "stage": "improve", "step": step,
-                                                        "preset": config.preset or "default"}, creation=ema.shadow)
+            _save(run, trainer, ema, config)
     bar.close()
-    metrics = final_metrics(run, config, bank, {"theta_e": model, "theta_c": ema.shadow})
-    write_json(out / "metrics.json", {"split": config.eval_split, "step": step, "preset": config.preset or "default",
-                                      "metrics": metrics})
-    return out
+    metrics = final_metrics(run, config, bank, {"theta_e": trainer.plain, "theta_c": ema.shadow})
+    if run.writes:
+        write_json(run.out / "metrics.json", {"split": config.eval_split, "step": trainer.steps,
+                                              "preset": config.preset or "default", "metrics": metrics})
+    log.close()
+    return run.out

@@ -45,11 +45,11 @@ class Pool:
             rows.append(int(self._order[offset]))
         return torch.tensor(rows)
 
-    def draw(self, size: int, step: int) -> tuple[torch.Tensor, torch.Tensor, ViewParams]:
-        """(rows, student views, their ViewParams) of this step's ``size`` samples."""
+    def draw(self, size: int, step: int, part: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor, ViewParams]:
+        """(rows, student views, their ViewParams) of this step's ``size`` samples; ``part``: this process's."""
         rows = self._rows(size, step)
         choice = torch.randint(0, len(self.student_views), (size,), generator=step_generator(self.seed + 5, step))
-        views = torch.tensor(self.student_views)[choice]
+        rows, views = rows[part], torch.tensor(self.student_views)[choice][part]
         return rows, views, self.store.params(rows, views)
 
     def images(self, rows: torch.Tensor, params: ViewParams, device: torch.device) -> torch.Tensor:

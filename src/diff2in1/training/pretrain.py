@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,12 @@ from tqdm import tqdm
 
 from ..config import config_to_dict
 from ..data.images import load_images
-from ..fileio import write_yaml
+from ..fileio import load_tensors, write_yaml
 from .checkpoint import load_checkpoint, save_checkpoint
 from .configs import PretrainConfig
 from .ema import EMA
-from .loop import CsvLog
+from .loop import RunLog, restore_rng, rng_states
+from .step import TrainStep, shard, step_seed, writes
 
 
 def build_unet(config: PretrainConfig):
@@ -82,61 +84,111 @@ def export_model(ema_unet, scheduler, folder: Path) -> Path:
     return folder
 
 
-def pretrain(config: PretrainConfig) -> Path:
-    """Train; resumes from ``out/checkpoint`` when it exists. Returns the exported model folder."""
+def _noisy_batch(images: torch.Tensor, step: int, config: PretrainConfig, accelerator, noise_scheduler):
+    """This process's rows of step ``step``'s global batch: (noisy images, timesteps, noise).
+
+    Images, flips, noise and timesteps of the whole global batch come from the step alone (each process
+    draws them all and keeps its rows), so 1 or N processes, and a resumed run, train on the same batch.
+    """
+    size, mine = config.batch_size, shard(config.batch_size, accelerator)
+    draws = torch.Generator().manual_seed(step_seed(config.seed, step))
+    index = torch.randint(0, len(images), (size,), generator=draws)[mine]
+    flip = (torch.rand(size, generator=draws) < 0.5)[mine]
+    noise = torch.randn(size, *images.shape[1:], generator=draws)[mine].to(images.device)
+    t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (size,), generator=draws)[mine].to(images.device)
+    x0 = images[index.to(images.device)].float() / 127.5 - 1
+    x0 = torch.where(flip.to(x0.device).view(-1, 1, 1, 1), x0.flip(-1), x0)
+    return noise_scheduler.add_noise(x0, noise, t), t, noise
+
+
+def _resume(out: Path, unet, ema: EMA, optimizer, lr_schedule, accelerator) -> int:
+    folder = out / "checkpoint"
+    if not (folder / "state.json").is_file():
+        return 0
+    info = load_checkpoint(folder, {"unet": unet, "ema": ema.shadow}, optimizer)
+    if "ema_state" in info:
+        ema.load_state_dict(info["ema_state"])
+    if "schedule" in info:
+        lr_schedule.load_state_dict(info["schedule"])
+    else:  # written before the schedule was saved: it is a function of the step, replay it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "scheduler stepped before the optimizer": intended here
+            for _ in range(int(info["step"])):
+                lr_schedule.step()
+    if (folder / "rng.safetensors").is_file():
+        restore_rng(load_tensors(folder / "rng.safetensors"), accelerator, folder)
+    accelerator.print(f"resumed from {folder} at step {info['step']}")
+    return int(info["step"])
+
+
+def _save(out: Path, trainer: TrainStep, config: PretrainConfig) -> None:
+    rng = rng_states(trainer.accelerator)  # a collective: every process takes part, the main one writes
+    if writes(trainer.accelerator):
+        assert trainer.ema is not None
+        save_checkpoint(out / "checkpoint", {"unet": trainer.plain, "ema": trainer.ema.shadow}, trainer.optimizer,
+                        {"step": trainer.steps, "config": config_to_dict(config), "ema_state": trainer.ema.state_dict(),
+                         "schedule": trainer.schedule.state_dict()},
+                        tensors={"rng": rng})
+
+
+def _start(config: PretrainConfig):
     from accelerate import Accelerator
 
     out = Path(config.out).expanduser()
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
-    torch.manual_seed(config.seed + accelerator.process_index)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(out),
+                              log_with=[n for n in config.log_with.split(",") if n] or None)
     images = load_images(config.data, config.size, limit=config.limit or None)
+    torch.manual_seed(config.seed)  # every process starts from the same weights
     unet, noise_scheduler = build_unet(config), build_noise_scheduler(config)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.01)
     ema = EMA(unet, decay=config.ema_decay)
-    step = 0
-    if (out / "checkpoint" / "state.json").is_file():
-        step = load_checkpoint(out / "checkpoint", {"unet": unet, "ema": ema.shadow}, optimizer)["step"]
-        accelerator.print(f"resumed from {out / 'checkpoint'} at step {step}")
-    elif accelerator.is_main_process:
+    lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config))
+    step = _resume(out, unet, ema, optimizer, lr_schedule, accelerator)
+    if not step and writes(accelerator):
         write_yaml(out / "config.yaml", config_to_dict(config))
-    lr_schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config), last_epoch=step - 1) if step else \
-        torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config))
-    unet, optimizer = accelerator.prepare(unet, optimizer)
-    ema.shadow.to(accelerator.device)
-    images = images.to(accelerator.device)  # uint8 on the device: batches never wait for host copies
-    start, log = time.time(), CsvLog(out / "log.csv")
-    bar = tqdm(total=config.steps, initial=step, desc="pretrain", disable=not accelerator.is_main_process)
-    while step < config.steps:
-        index = torch.randint(0, len(images), (config.batch_size,), device=images.device)
-        x0 = images[index].float() / 127.5 - 1
-        x0 = torch.where(torch.rand(len(x0), 1, 1, 1, device=x0.device) < 0.5, x0.flip(-1), x0)
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(x0),), device=x0.device)
-        with accelerator.autocast():
-            pred = unet(noise_scheduler.add_noise(x0, noise, t), t).sample
+    trainer = TrainStep(accelerator, unet, optimizer, lr_schedule, ema=ema, max_grad_norm=1.0, steps=step)
+    return out, trainer, images.to(accelerator.device), noise_scheduler
+
+
+def _out_of_time(accelerator, minutes: float, start: float) -> bool:
+    """Past the time limit on any process (all stop at the same step, or the others would wait forever)."""
+    if minutes <= 0:
+        return False
+    late = torch.tensor(float(time.time() - start > minutes * 60), device=accelerator.device)
+    return bool(accelerator.reduce(late, reduction="sum") > 0)
+
+
+def pretrain(config: PretrainConfig) -> Path:
+    """Train; resumes from ``out/checkpoint`` when it exists. Returns the exported model folder.
+
+    ``--batch-size`` is global: under ``accelerate launch`` each process takes an equal share of it.
+    """
+    out, trainer, images, noise_scheduler = _start(config)
+    accelerator = trainer.accelerator
+    log = RunLog(accelerator, out, "pretrain", config, trainer.steps)
+    start = time.time()
+    bar = tqdm(total=config.steps, initial=trainer.steps, desc="pretrain", disable=not writes(accelerator))
+    while trainer.steps < config.steps:
+        noisy, t, noise = _noisy_batch(images, trainer.steps, config, accelerator, noise_scheduler)
+        with trainer.autocast():
+            pred = trainer.model(noisy, t).sample
         loss = F.mse_loss(pred.float(), noise)
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(unet.parameters(), 1.0)
-        optimizer.step()
-        lr_schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        ema.update(accelerator.unwrap_model(unet))
-        step += 1
+        logs = {"loss": float(loss.detach()), **trainer.step(loss)}
+        step = trainer.steps
         bar.update()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        out_of_time = config.max_minutes > 0 and time.time() - start > config.max_minutes * 60
-        if accelerator.is_main_process and step % 100 == 0:
-            log.write({"step": step, "loss": loss.item(), "lr": lr_schedule.get_last_lr()[0]})
-        if accelerator.is_main_process and (step % config.sample_every == 0 or step == config.steps):
-            save_grid(sample_images(ema.shadow, noise_scheduler.config, 32), out / "samples" / f"step{step:07d}.png")
-        if accelerator.is_main_process and (step % config.checkpoint_every == 0 or step == config.steps or out_of_time):
-            save_checkpoint(out / "checkpoint", {"unet": accelerator.unwrap_model(unet), "ema": ema.shadow}, optimizer,
-                            {"step": step, "config": config_to_dict(config)})
+        bar.set_postfix(loss=f"{logs['loss']:.4f}")
+        out_of_time = _out_of_time(accelerator, config.max_minutes, start)
+        if step % 100 == 0:
+            log.train({"step": step, **trainer.mean(logs)})
+        if writes(accelerator) and (step % config.sample_every == 0 or step == config.steps):
+            save_grid(sample_images(trainer.ema.shadow, noise_scheduler.config, 32), out / "samples" / f"step{step:07d}.png")
+        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+            _save(out, trainer, config)
         if out_of_time:
             accelerator.print(f"stopping after {config.max_minutes} minutes at step {step}; resume to continue")
             break
     bar.close()
-    if accelerator.is_main_process:
-        export_model(ema.shadow, noise_scheduler, out / "model")
+    log.close()
+    if writes(accelerator):
+        export_model(trainer.ema.shadow, noise_scheduler, out / "model")
     return out / "model"
-

@@ -1,23 +1,31 @@
-"""Batches of (augmented) samples and their frozen-backbone features, from memory or streamed from disk.
+"""Batches of (augmented) samples and their frozen-backbone features, sharded across processes.
 
-Cached sources hold the whole labelled set in memory with its features (and its mirror's) computed once;
-streamed sources read through a DataLoader and leave feature extraction to the caller, who can then run
-one UNet pass over real and synthetic samples together.
+Every step draws a global batch: positions ``step * size ...`` of an endless stream of shuffled epochs
+(epoch e is a permutation seeded by seed + e). Under ``accelerate launch`` each process takes its rows
+of that batch (``step.rows``), and every sample's augmentation and perception noise are seeded by its
+position in the stream, so a sample looks the same on 1 or N processes and after a resume.
+
+Cached sources serve features from a ``FeatureCache``: in RAM (the data set loaded into memory too) or on
+disk (memory-mapped; samples read per batch through a DataLoader with ``num_workers`` workers, so RAM
+does not grow with the data set). Streamed sources read the same way and leave feature extraction to
+the caller, who can then run one UNet pass over real and synthetic samples together.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..backbones import DiffusionBackbone
-from ..perception.splits import collate, endless_batches, features_of, to_device
+from ..perception.splits import collate, features_of, to_device
 from .augment import Augmentation, augment_batch, cacheable, step_generator
-from .feature_cache import FeatureCache
+from .feature_cache import FeatureCache, entry_key
+from .step import rows
 
 
 def load_all(dataset: Dataset, batch_size: int = 64) -> dict[str, Any]:
@@ -51,51 +59,109 @@ def take(batch: dict[str, Any], indices: torch.Tensor) -> dict[str, Any]:
     return out
 
 
+class StreamOrder:
+    """Data-set index at each position of the endless stream of shuffled epochs."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed = size, seed
+        self._epochs: dict[int, list[int]] = {}
+
+    def __getitem__(self, position: int) -> int:
+        epoch, offset = divmod(position, self.size)
+        if epoch not in self._epochs:
+            self._epochs = {e: p for e, p in self._epochs.items() if e >= epoch - 1}
+            generator = torch.Generator().manual_seed(self.seed + epoch)
+            self._epochs[epoch] = torch.randperm(self.size, generator=generator).tolist()
+        return self._epochs[epoch][offset]
+
+
+class _StepSampler:
+    """The data-set indices of this process's rows, one list per step from ``start``."""
+
+    def __init__(self, order: StreamOrder, size: int, start: int, process: tuple[int, int]):
+        self.order, self.size, self.start, self.process = order, size, start, process
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step, part = self.start, rows(self.size, *self.process)
+        while True:
+            yield [self.order[p] for p in range(step * self.size, (step + 1) * self.size)[part]]
+            step += 1
+
+
+def dataset_keys(backbone: DiffusionBackbone, dataset: Dataset, num_workers: int = 0) -> list[str]:
+    """``entry_key`` of every item (one streamed pass over the images, none kept)."""
+    fingerprint, timestep = backbone.fingerprint(), backbone.perception_timestep
+    keys: list[str] = []
+    for batch in DataLoader(dataset, batch_size=32, num_workers=num_workers, collate_fn=collate):
+        captions = batch.get("caption") if backbone.takes_text else None
+        keys += [entry_key(image, fingerprint, timestep, captions[i] if captions else "")
+                 for i, image in enumerate(batch["image"])]
+    return keys
+
+
 class BatchSource:
-    """Endless augmented batches of one data set; ``features(batch)`` gives their backbone features."""
+    """Endless augmented batches of one data set; ``features(batch)`` gives their backbone features.
+
+    ``next(size)``: this process's rows of the next global batch of ``size``; ``process``: (index,
+    number of processes). ``storage``: where cached features live (``ram`` or ``disk``, under
+    ``cache_dir``).
+    """
 
     def __init__(self, backbone: DiffusionBackbone, dataset: Dataset, augmentation: Augmentation, seed: int,
-                 cache: bool = True, cache_dir: str | None = None, progress: bool = True, start_step: int = 0):
-        self.backbone, self.augmentation = backbone, augmentation
-        self.calls = start_step  # augmentation draws are seeded per call, so a resumed run repeats them
+                 cache: bool = True, cache_dir: str | Path | None = None, progress: bool = True, start_step: int = 0,
+                 *, storage: str = "ram", num_workers: int = 0, process: tuple[int, int] = (0, 1)):
+        self.backbone, self.augmentation, self.dataset, self.seed = backbone, augmentation, dataset, seed
+        self.calls, self.num_workers, self.process = start_step, num_workers, process
+        self.order = StreamOrder(len(dataset), seed)
         self.cache: FeatureCache | None = None
+        self.memory: dict[str, Any] | None = None
+        self._loader: tuple[int, Iterator[dict[str, Any]]] | None = None
         if cache and not cacheable(augmentation):
             warnings.warn("feature cache skipped: random crops and colour jitter change the features; "
                           "only flips can be served from the cache", stacklevel=2)
             cache = False
         if cache:
-            self.memory = load_all(dataset)
-            self.memory["index"] = torch.arange(len(self.memory["image"]))
-            self.cache = FeatureCache(backbone, cache_dir, with_flip=augmentation.flip)
-            self.cache.build(self.memory["image"], self.memory.get("caption") if backbone.takes_text else None,
-                             progress=progress)
-            self._order = self._orders(seed)
-            self._skip = start_step  # a resumed run continues the uninterrupted run's order
-        self.dataset, self.seed, self.start_step = dataset, seed, start_step
-        self._streams: dict[int, Iterator[dict[str, Any]]] = {}
+            self.cache = FeatureCache(backbone, cache_dir, with_flip=augmentation.flip, storage=storage)
+            if storage == "ram":
+                self.memory = load_all(dataset)
+                texts = self.memory.get("caption") if backbone.takes_text else None
+                self.cache.build(self.memory["image"], texts, progress=progress)
+            else:
+                self.cache.register(dataset_keys(backbone, dataset, num_workers))
 
-    def _orders(self, seed: int) -> Iterator[int]:
-        epoch = 0
-        while True:
-            yield from torch.randperm(len(self.memory["image"]), generator=torch.Generator().manual_seed(seed + epoch)).tolist()
-            epoch += 1
+    def _rows(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(stream positions, data-set indices) of this process's rows of the current step."""
+        positions = torch.arange(self.calls * size, (self.calls + 1) * size)[rows(size, *self.process)]
+        return positions, torch.tensor([self.order[int(p)] for p in positions])
+
+    def _read(self, size: int, indices: torch.Tensor) -> dict[str, Any]:
+        if self.memory is not None:
+            return take(self.memory, indices)
+        if self._loader is None or self._loader[0] != size:
+            sampler = _StepSampler(self.order, size, self.calls, self.process)
+            loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.num_workers, collate_fn=collate,
+                                persistent_workers=self.num_workers > 0)
+            self._loader = (size, iter(loader))
+        return next(self._loader[1])
 
     def next(self, size: int) -> dict[str, Any]:
-        """The next ``size`` samples, augmented, on the backbone's device."""
-        if self.cache is not None:
-            for _ in range(self._skip * size):
-                next(self._order)
-            self._skip = 0
-            indices = torch.tensor([next(self._order) for _ in range(size)])
-            batch = to_device(take(self.memory, indices), self.backbone.device)
-        else:
-            if size not in self._streams:
-                self._streams[size] = endless_batches(self.dataset, size, self.seed, self.start_step)
-            batch = to_device(next(self._streams[size]), self.backbone.device)
+        """This process's rows of the next ``size`` samples, augmented, on the backbone's device."""
+        positions, indices = self._rows(size)
+        batch = to_device(self._read(size, indices), self.backbone.device)
+        batch["index"], batch["position"] = indices, positions
         self.calls += 1
-        return augment_batch(batch, self.augmentation, step_generator(self.seed, self.calls - 1))
+        return self._augment(batch)
+
+    def _augment(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Each sample augmented by the draws of its stream position (not of its batch or process)."""
+        parts = [augment_batch(take(batch, torch.tensor([row])), self.augmentation,
+                               step_generator(self.seed, int(position)))
+                 for row, position in enumerate(batch["position"])]
+        return concat_batches(parts)
 
     def features(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         if self.cache is not None:
-            return self.cache.get(batch["index"], batch.get("flipped"))
-        return features_of(self.backbone, batch)
+            captions = batch.get("caption") if self.backbone.takes_text else None
+            return self.cache.get(batch["index"], batch.get("flipped"), images=batch["image"], captions=captions)
+        generators = [step_generator(self.seed + 1, int(p)) for p in batch["position"]]
+        return features_of(self.backbone, batch, generator=generators)

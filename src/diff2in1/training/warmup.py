@@ -24,18 +24,26 @@ from ..perception.splits import (
 from ..tasks import check_tasks
 from .augment import Augmentation
 from .configs import WarmupConfig
-from .loop import CsvLog, flat_metrics, make_optimizer, resume_train_state, save_train_state
+from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
 from .sources import BatchSource
+from .step import TrainStep, writes
+
+
+def make_accelerator(config: Any, out: Path):
+    """The run's Accelerator: mixed precision, trackers (``--log-with``) writing under ``out``."""
+    from accelerate import Accelerator
+
+    log_with = [name for name in getattr(config, "log_with", "").split(",") if name] or None
+    return Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available(),
+                       log_with=log_with, project_dir=str(out))
 
 
 class HeadTraining:
     """The state of a head-training run that warm-up and improve share: backbone, data, model, optimizer."""
 
     def __init__(self, config: Any, out: Path):
-        from accelerate import Accelerator
-
         self.config, self.out = config, out
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
+        self.accelerator = make_accelerator(config, out)
         self.backbone = open_backbone(config.backbone, config.backbone_kind, self.accelerator.device, config.timestep)
         size = self.backbone.sample_size
         full = open_split(config.dataset, config.data, "train", config.tasks or None, size)
@@ -53,9 +61,22 @@ class HeadTraining:
             self.eval_set.num_classes = full.num_classes
         self.augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
 
+    @property
+    def writes(self) -> bool:
+        return writes(self.accelerator)
+
+    def data_order(self) -> dict[str, int]:
+        """What fixes the batches of every step (saved in the train state, checked on resume)."""
+        return {"seed": self.config.seed, "batch_size": self.config.batch_size}
+
     def source(self, dataset, start_step: int = 0) -> BatchSource:
-        return BatchSource(self.backbone, dataset, self.augmentation, self.config.seed, self.config.cache_features,
-                           self.config.cache_dir or None, self.config.progress, start_step)
+        config, accelerator = self.config, self.accelerator
+        storage = getattr(config, "cache_storage", "ram")
+        folder = config.cache_dir or (str(self.out / "features") if storage == "disk" else None)
+        return BatchSource(self.backbone, dataset, self.augmentation, config.seed, config.cache_features, folder,
+                           config.progress and self.writes, start_step, storage=storage,
+                           num_workers=getattr(config, "num_workers", 0),
+                           process=(accelerator.process_index, accelerator.num_processes))
 
     def new_model(self) -> PerceptionModel:
         torch.manual_seed(self.config.seed)
@@ -69,54 +90,73 @@ class HeadTraining:
                 "backbone": backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone)}
 
     def evaluate(self, models: dict[str, PerceptionModel]) -> dict[str, dict]:
+        """Metrics of ``models`` on the evaluation split; call on every process (they share the work)."""
         if self.eval_set is None:
             return {}
-        return evaluate_model(self.backbone, models, self.eval_set, progress=self.config.progress)
+        return evaluate_model(self.backbone, models, self.eval_set, progress=self.config.progress,
+                              accelerator=self.accelerator)
+
+    def progress_bar(self, desc: str, step: int) -> tqdm:
+        return tqdm(total=self.config.steps, initial=step, desc=desc, disable=not self.config.progress or not self.writes)
 
 
-def train_warmup(config: WarmupConfig) -> Path:
-    """Run the warm-up; returns the run folder (its checkpoint/ is the warm-up model)."""
+def _warmup_step(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> dict[str, float]:
+    """One optimizer step on this process's shard of the next global batch; logs averaged over processes."""
+    trainer.model.train()
+    batch = source.next(run.config.batch_size)
+    features = source.features(batch)
+    with trainer.autocast():
+        preds = trainer.model(features, tuple(batch["image"].shape[-2:]))
+        loss, logs = trainer.plain.loss(preds, batch)
+    return {**trainer.mean(logs), **trainer.step(loss)}
+
+
+def _save(run: HeadTraining, trainer: TrainStep, step: int) -> None:
+    rng = rng_states(run.accelerator)  # a collective: every process takes part, the main one writes
+    if run.writes:
+        save_train_state(run.out, {"model": trainer.plain}, trainer.optimizer, trainer.schedule, step,
+                         data=run.data_order(), rng=rng)
+        save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "warmup", "step": step})
+
+
+def _start(config: WarmupConfig) -> tuple[HeadTraining, TrainStep, RunLog]:
     out = Path(config.out)
     if not config.resume and (out / "train_state").exists():
         raise FileExistsError(f"{out}: a run already exists there; pass --resume to continue it or choose --out")
     run = HeadTraining(config, out)
     if config.resume and (out / "checkpoint" / INFO_FILE).is_file():
         load_perception(out / "checkpoint", tasks=run.tasks)  # a changed --tasks fails naming both task sets
-    write_yaml(out / "config.yaml", config_to_dict(config))
-    model = run.new_model().to(run.accelerator.device)
+    if run.writes:
+        write_yaml(out / "config.yaml", config_to_dict(config))
+    model = run.new_model()
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup)
-    step = resume_train_state(out, {"model": model}, optimizer, schedule) if config.resume else 0
-    model, optimizer = run.accelerator.prepare(model, optimizer)
-    log, eval_log = CsvLog(out / "log.csv"), CsvLog(out / "eval.csv")
-    source = run.source(run.train_set, step)
-    bar = tqdm(total=config.steps, initial=step, desc="warmup", disable=not config.progress)
-    start = time.time()
-    while step < config.steps:
-        model.train()
-        batch = source.next(config.batch_size)
-        features = source.features(batch)
-        with run.accelerator.autocast():
-            preds = model(features, tuple(batch["image"].shape[-2:]))
-            loss, logs = run.accelerator.unwrap_model(model).loss(preds, batch)
-        run.accelerator.backward(loss)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
+    step = resume_train_state(out, {"model": model}, optimizer, schedule, data=run.data_order(),
+                              accelerator=run.accelerator) if config.resume else 0
+    trainer = TrainStep(run.accelerator, model, optimizer, schedule, steps=step)
+    return run, trainer, RunLog(run.accelerator, out, "warmup", config, step)
+
+
+def train_warmup(config: WarmupConfig) -> Path:
+    """Run the warm-up; returns the run folder (its checkpoint/ is the warm-up model)."""
+    run, trainer, log = _start(config)
+    source = run.source(run.train_set, trainer.steps)
+    bar, start = run.progress_bar("warmup", trainer.steps), time.time()
+    while trainer.steps < config.steps:
+        logs = _warmup_step(run, trainer, source)
+        step = trainer.steps
         bar.update()
         bar.set_postfix(loss=f"{logs['total']:.3f}")
-        log.write({"step": step, **logs, "lr": schedule.get_last_lr()[0], "seconds": round(time.time() - start, 2)})
-        plain = run.accelerator.unwrap_model(model)
+        log.train({"step": step, **logs, "seconds": round(time.time() - start, 2)})
         if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            eval_log.write({"step": step, **flat_metrics(run.evaluate({"model": plain}).get("model", {}))})
+            log.evaluation({"step": step, **flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {}))})
         if step % config.checkpoint_every == 0 or step == config.steps:
-            save_train_state(out, {"model": plain}, optimizer, schedule, step)
-            save_perception(out / "checkpoint", plain, {**run.info(), "stage": "warmup", "step": step})
+            _save(run, trainer, step)
     bar.close()
-    if step == 0:  # --steps 0: the freshly initialised head is the checkpoint (an untrained baseline)
-        save_perception(out / "checkpoint", run.accelerator.unwrap_model(model),
-                        {**run.info(), "stage": "warmup", "step": 0})
-    metrics = run.evaluate({"model": run.accelerator.unwrap_model(model)}).get("model", {})
-    eval_log.write({"step": step, **flat_metrics(metrics)})
-    write_json(out / "metrics.json", {"split": config.eval_split, "step": step, "metrics": metrics})
-    return out
+    if trainer.steps == 0 and run.writes:  # --steps 0: the freshly initialised head is the checkpoint (a baseline)
+        save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "warmup", "step": 0})
+    metrics = run.evaluate({"model": trainer.plain}).get("model", {})
+    log.evaluation({"step": trainer.steps, **flat_metrics(metrics)})
+    if run.writes:
+        write_json(run.out / "metrics.json", {"split": config.eval_split, "step": trainer.steps, "metrics": metrics})
+    log.close()
+    return run.out

@@ -1,0 +1,44 @@
+"""Running a `diff2in1` command the way users do under ``accelerate launch`` (CPU processes, gloo)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import diff2in1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch_env() -> dict[str, str]:
+    """This interpreter's environment, with this checkout's package first on the path of child processes."""
+    source = str(Path(diff2in1.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    return env
+
+
+def accelerate_launch(args: list[str], processes: int = 2, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`accelerate launch --multi_gpu --num_processes N -m diff2in1.cli.main ARGS` on CPU (gloo)."""
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(_free_port()), "-m", "diff2in1.cli.main", *args]
+    return subprocess.run(command, env=launch_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def log_steps(path: Path) -> list[int]:
+    with open(path, newline="") as handle:
+        return [int(row["step"]) for row in csv.DictReader(handle)]
+
+
+def log_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))

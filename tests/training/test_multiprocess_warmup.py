@@ -1,0 +1,61 @@
+"""`accelerate launch` of the warm-up: 2 CPU processes train the head a single process trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from launch_helpers import accelerate_launch, log_rows, log_steps
+
+from diff2in1.cli.main import main
+from diff2in1.fileio import load_tensors, read_json
+
+
+@pytest.fixture(scope="module")
+def rooms16(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from diff2in1.data.rooms import RoomsConfig, generate_rooms
+
+    root = tmp_path_factory.mktemp("mp") / "rooms"
+    return generate_rooms(RoomsConfig(out=str(root), num=10, size=16, seed=2, test_fraction=0.3), progress=False)
+
+
+def warmup_argv(rooms: Path, backbone: Path, out: Path, *extra: str) -> list[str]:
+    # Normals only: their loss is a mean over equally many pixels per image, so the mean of two
+    # processes' shard losses is the loss of the whole batch (a batch-pooled loss such as SILog is not).
+    return ["warmup", "--data", str(rooms), "--backbone", str(backbone), "--out", str(out), "--tasks", "normal",
+            "--steps", "4", "--batch-size", "4", "--channels", "8", "--lr", "1e-2", "--lr-warmup", "1",
+            "--checkpoint-every", "2", "--progress", "false", *extra]
+
+
+@pytest.mark.parametrize("storage", ["ram", "disk"])
+def test_two_processes_train_the_head_one_process_trains(rooms16, tiny_pixel_path, tmp_path, storage):
+    single, double = tmp_path / "one", tmp_path / "two"
+    assert main(warmup_argv(rooms16, tiny_pixel_path, tmp_path / "zero", "--steps", "0")) == 0
+    initial = load_tensors(tmp_path / "zero" / "checkpoint" / "model.safetensors")
+    assert main(warmup_argv(rooms16, tiny_pixel_path, single, "--cache-storage", storage)) == 0
+    result = accelerate_launch(warmup_argv(rooms16, tiny_pixel_path, double, "--cache-storage", storage))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert log_steps(double / "log.csv") == [1, 2, 3, 4]
+    for a, b in zip(log_rows(single / "log.csv"), log_rows(double / "log.csv")):
+        assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-4), a["step"]
+    one = load_tensors(single / "checkpoint" / "model.safetensors")
+    two = load_tensors(double / "checkpoint" / "model.safetensors")
+    assert set(one) == set(two)
+    # Adam divides by the gradients' own size, so float rounding in the gradient all-reduce shows up at
+    # ~1e-5 in the weights; a process training on the wrong rows moves them by ~1e-2.
+    gap = max(float((one[k] - two[k]).abs().max()) for k in one)
+    moved = max(float((one[k] - initial[k]).abs().max()) for k in one)
+    assert gap < 1e-4 < moved / 100, (gap, moved)
+    m1, m2 = read_json(single / "metrics.json")["metrics"], read_json(double / "metrics.json")["metrics"]
+    assert m1["normal"]["mean"] == pytest.approx(m2["normal"]["mean"], rel=1e-4)
+
+
+def test_two_processes_create_every_sample_once(rooms16, tiny_pixel_path, tmp_path):
+    assert main(warmup_argv(rooms16, tiny_pixel_path, tmp_path / "warm", "--steps", "1")) == 0
+    args = ["create", "--checkpoint", str(tmp_path / "warm" / "checkpoint"), "--data", str(rooms16), "--out",
+            str(tmp_path / "created"), "--per-image", "2", "--steps", "4", "--batch-size", "3", "--progress", "false"]
+    result = accelerate_launch(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    created = sorted(p.stem for p in (tmp_path / "created" / "train" / "image").iterdir())
+    sources = len(list((rooms16 / "train" / "image").iterdir()))
+    assert len(created) == len(set(created)) == 2 * sources
