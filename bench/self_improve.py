@@ -44,6 +44,8 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     "created": {"synthetic": "{created_labelled}"},
     "release": {"preset": "release", "synthetic": "{created_labelled}"},
     "control16": {"pseudo_batch_size": 0, "synthetic": "", "batch_size": 16},
+    # a trial on validation: segmentation targets only where θC is sure (FixMatch's threshold)
+    "unlabelled_tau": {"synthetic": "", "unlabelled": "{pool}", "semseg_threshold": 0.9},
 }
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 BENCH_IMPROVE = {"steps": STAGE2_STEPS, "views": 6, "unlabelled": "", "unlabelled_limit": 0}
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     if not args.collect_only:
         for labelled in args.labelled:
-            arms = tuple(args.arms or (ARMS if labelled == 100 else SMALL_ARMS))
+            arms = tuple(args.arms or ([a for a in ARMS if a != "unlabelled_tau"] if labelled == 100 else SMALL_ARMS))
             for seed in args.seeds:
                 one_seed(work, labelled, seed, arms)
     runs = collect(work, args.labelled, args.seeds, ["warmup", *ARMS])
