@@ -72,3 +72,13 @@ def test_report_table_colours_the_change_against_the_control():
                "theta_c": {"normal": {"mean": 11.0}}, "theta_e": {"normal": {"mean": 11.1}}}
     html = metrics_table_html(metrics, {"normal": {"mean": 0.2}})
     assert "<td class='num better'>-1.00</td>" in html and "± 0.20" in html
+
+
+def test_report_states_the_flip_averaged_comparison_when_both_were_scored():
+    from types import SimpleNamespace
+
+    from diff2in1.report.html import _flip_averaged
+
+    run = SimpleNamespace(summary={"control_tta": {"normal": {"mean": 11.0}}, "diff2in1_tta": {"normal": {"mean": 10.75}}})
+    assert "control 11.0000, Diff-2-in-1 10.7500 (Δ -0.2500)" in _flip_averaged(run)
+    assert _flip_averaged(SimpleNamespace(summary={})) == ""

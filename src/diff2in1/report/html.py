@@ -115,16 +115,32 @@ def _section_metrics(run: RunFolder) -> str:
     if not run.metrics["theta_c"]:
         parts.append(_note("The improve stage has not finished: only the warm-up's numbers are shown."))
     spread = benchmark_spread()
-    source = ("seed spread: the standard deviation over 3 seeds of (Diff-2-in-1 − control) in "
-              "bench/results/self_improve.json" if spread else "no benchmark spread is known, so no change is coloured")
+    colours = ("green / red = Diff-2-in-1 better / worse than the control by more than the seed spread (the "
+               "standard deviation over seeds of Diff-2-in-1 − control in bench/results/self_improve.json)"
+               if spread else "no change is coloured: no benchmark seed spread is known")
     parts.append(f"<p class='muted'>Split: {escape(run.split or '?')}. ↑ higher is better, ↓ lower is better; "
-                 f"green / red = Diff-2-in-1 better / worse than the control by more than the {escape(source)}. "
-                 f"Improve preset: {escape(str(run.improve_config.get('preset') or 'default'))}.</p>")
+                 f"{escape(colours)}. Improve preset: {escape(str(run.improve_config.get('preset') or 'default'))}."
+                 "</p>")
     if not run.metrics.get("control"):
         parts.append(_note("No control run (control: false in the run config): Diff-2-in-1 has nothing fair "
                            "to be compared with, so no change is coloured."))
     parts.append(metrics_table_html(run.metrics, spread))
+    parts.append(_flip_averaged(run))
     return "\n".join(parts)
+
+
+def _flip_averaged(run: RunFolder) -> str:
+    """One line: control and Diff-2-in-1 with flip test-time averaging, where both were scored so."""
+    summary = run.summary
+    if not summary.get("control_tta") or not summary.get("diff2in1_tta"):
+        return ""
+    cells = []
+    for task, metric in (("normal", "mean"), ("depth", "abs_rel"), ("semseg", "miou")):
+        control = summary["control_tta"].get(task, {}).get(metric)
+        ours = summary["diff2in1_tta"].get(task, {}).get(metric)
+        if control is not None and ours is not None:
+            cells.append(f"{task} {metric}: control {control:.4f}, Diff-2-in-1 {ours:.4f} (Δ {ours - control:+.4f})")
+    return _note("With flip test-time averaging on both sides: " + "; ".join(cells) + ".")
 
 
 def _img(out: Path, name: str, alt: str, css: str = "plot") -> str:

@@ -59,6 +59,7 @@ class RunFolder:
     checkpoint_info: dict[str, Any] = field(default_factory=dict)  # warmup/checkpoint/perception.json
     synthetic_meta: dict[str, Any] = field(default_factory=dict)  # synthetic/meta.json
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # warmup / control / theta_c / theta_e
+    summary: dict[str, Any] = field(default_factory=dict)  # the run's metrics.json as written by `run`
     split: str = ""
     improve_step: int = 0
 
@@ -109,6 +110,7 @@ def read_run(root: str | Path) -> RunFolder:
         "theta_e": summary.get("diff2in1_theta_e") or (improved.get("metrics") or {}).get("theta_e") or {},
         "control": summary.get("control") or {},
     }
+    run.summary = summary
     run.split = summary.get("split") or warm.get("split") or ""
     run.improve_step = int(improved.get("step") or 0)
     return run
