@@ -132,6 +132,16 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
     score_arm(Path(warmup.out), replace(improve, cache_dir=features), warmup=True)
 
 
+def score_warmup(work: Path, labelled: int, seed: int) -> None:
+    """Score a finished warm-up of (labelled, seed) that has no scores.json yet (for a partial table)."""
+    base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
+    base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": str(work / "rooms"),
+                        "progress": False, "eval_split": "unlabelled"})
+    warmup, _, improve = stage_configs(base)
+    if (Path(warmup.out) / "metrics.json").is_file():
+        score_arm(Path(warmup.out), replace(improve, cache_dir=str(work / "features")), warmup=True)
+
+
 def score_arm(run: Path, config, warmup: bool = False) -> None:
     """θE and θC on validation and test, with and without flip averaging: RUN/scores.json."""
     target = run / "scores.json"
@@ -166,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collect-only", action="store_true", help="tabulate what has finished so far")
     args = parser.parse_args(argv)
     work = Path(args.work)
-    if not args.collect_only:
+    if args.collect_only:
+        for labelled in args.labelled:
+            for seed in args.seeds:
+                score_warmup(work, labelled, seed)
+    else:
         for labelled in args.labelled:
             arms = tuple(args.arms or ([a for a in ARMS if a != "unlabelled_tau"] if labelled == 100 else SMALL_ARMS))
             for seed in args.seeds:
