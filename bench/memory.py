@@ -34,20 +34,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-# SD v1.5's published configuration (as bench/speed.py builds it).
-SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-                 block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
-                 down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-                 up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, norm_num_groups=32,
-                 act_fn="silu", downsample_padding=1, flip_sin_to_cos=True, freq_shift=0, norm_eps=1e-5)
-SD15_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(128, 256, 512, 512),
-                down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                layers_per_block=2, norm_num_groups=32, act_fn="silu", sample_size=512, scaling_factor=0.18215)
-SD15_TEXT = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                 num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=768,
-                 bos_token_id=49406, eos_token_id=49407, pad_token_id=1)
-SD15_SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                      clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
 
 
 def rooms(work: Path, num: int) -> Path:
@@ -65,6 +51,8 @@ def sd15_backbone(device: str = "cpu"):
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from speed_models import SD15_SCHEDULER, SD15_TEXT, SD15_UNET, SD15_VAE  # SD v1.5's published configs
 
     from diff2in1.backbones import StableDiffusionBackbone
     from diff2in1.backbones.tiny import write_clip_tokenizer
