@@ -52,10 +52,9 @@ def sd15_backbone(device: str = "cpu"):
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from speed_models import SD15_SCHEDULER, SD15_TEXT, SD15_UNET, SD15_VAE  # SD v1.5's published configs
-
     from diff2in1.backbones import StableDiffusionBackbone
     from diff2in1.backbones.tiny import write_clip_tokenizer
+    from speed_models import SD15_SCHEDULER, SD15_TEXT, SD15_UNET, SD15_VAE  # SD v1.5's published configs
 
     torch.manual_seed(0)
     tokenizer = CLIPTokenizer.from_pretrained(write_clip_tokenizer(Path(os.environ["MEMORY_WORK"]) / "tokenizer"))
