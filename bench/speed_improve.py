@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import torch
+
 from diff2in1.backbones import DiffusionBackbone
 from diff2in1.training.improve import ImproveConfig, _step_loss, apply_preset, teacher_view_list
 from diff2in1.training.pools import Pool, student_views
 from diff2in1.training.sources import load_all
+from diff2in1.training.step import TrainStep
 from diff2in1.training.view_features import ViewFeatures
 from diff2in1.training.views import ViewBank
 from speed_models import make_head, make_items
@@ -41,8 +44,12 @@ def bench_improve(bench: Any, backbone: DiffusionBackbone, items: list[dict[str,
     config = bench.config
     real = load_all(items)
     pseudo = load_all(make_items(len(items), backbone.sample_size, config.seed + 7, labels=False))
+    from accelerate import Accelerator
+
     model, optimizer = make_head(config, backbone)
     creation, _ = make_head(config, backbone)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    trainer = TrainStep(Accelerator(cpu=backbone.device.type == "cpu"), model, optimizer, schedule)
     half = config.batch_size // 2
     runs, counts = {}, {}
     for name, overrides in VARIANTS.items():
@@ -56,10 +63,8 @@ def bench_improve(bench: Any, backbone: DiffusionBackbone, items: list[dict[str,
 
             def step(improve=improve, pools=pools, calls=calls) -> None:
                 with bench.autocast():
-                    loss, _ = _step_loss(model, creation, pools, calls[0], improve, backbone.device)
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                    loss, _ = _step_loss(trainer, creation, pools, calls[0], improve, backbone.device)
+                trainer.step(loss)
                 calls[0] += 1
 
             key = f"{name}_{'cached' if cached else 'streamed'}"
