@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from diff2in1.cli.run import demo_config_path
-from diff2in1.fileio import write_json
+from diff2in1.fileio import read_json, write_json
 from diff2in1.workflow.run import load_run_config, stage_configs
 from self_improve_tables import collect, write_demo_spread, write_tables
 
@@ -99,19 +99,34 @@ def once(marker: Path, make) -> None:
     marker.write_text("done\n")
 
 
+def seed_config(work: Path, labelled: int, seed: int):
+    """The demo's run config for one (labelled, seed): its own labelled subset, validation for evaluation."""
+    base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
+    base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": str(work / "rooms"),
+                        "progress": False, "eval_split": "unlabelled"})
+    return base
+
+
+def record_made_by(run: Path) -> None:
+    """RUN/made_by.json: the command and git commit a stage was trained with (kept when it resumes)."""
+    target = run / "made_by.json"
+    if not target.is_file():
+        write_json(target, {"command": "python bench/self_improve.py " + " ".join(sys.argv[1:]),
+                            "git_commit": git_commit(), "machine": machine()})
+
+
 def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> None:
     from diff2in1.creation import create_dataset
     from diff2in1.training.improve import train_improve
     from diff2in1.training.warmup import train_warmup
 
-    base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
-    data, pool = make_data(work, base.rooms)
-    base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": data,
-                        "progress": False, "eval_split": "unlabelled"})
+    base = seed_config(work, labelled, seed)
+    _, pool = make_data(work, base.rooms)
     warmup, create, improve = stage_configs(base)
     features = str(work / "features")  # a frozen backbone's features depend only on the image and view
     warmup = replace(warmup, cache_dir=features)
     if not (Path(warmup.out) / "metrics.json").is_file():
+        record_made_by(Path(warmup.out))
         train_warmup(warmup)
     checkpoint = str(Path(warmup.out) / "checkpoint")
     created_labelled = str(Path(base.out) / "created_labelled")
@@ -127,6 +142,7 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY, **overrides})
         if not (Path(config.out) / "metrics.json").is_file():
             print(f"L{labelled} s{seed}: {name}", file=sys.stderr, flush=True)
+            record_made_by(Path(config.out))
             train_improve(replace(config, resume=(Path(config.out) / "train_state").exists()))
         score_arm(Path(config.out), config)
     score_arm(Path(warmup.out), replace(improve, cache_dir=features), warmup=True)
@@ -134,10 +150,7 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
 
 def score_warmup(work: Path, labelled: int, seed: int) -> None:
     """Score a finished warm-up of (labelled, seed) that has no scores.json yet (for a partial table)."""
-    base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
-    base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": str(work / "rooms"),
-                        "progress": False, "eval_split": "unlabelled"})
-    warmup, _, improve = stage_configs(base)
+    warmup, _, improve = stage_configs(seed_config(work, labelled, seed))
     if (Path(warmup.out) / "metrics.json").is_file():
         score_arm(Path(warmup.out), replace(improve, cache_dir=str(work / "features")), warmup=True)
 
@@ -166,6 +179,19 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
     write_json(target, scores)
 
 
+# Runs trained before stages recorded RUN/made_by.json, as the session's log and git history show them.
+EARLIER_RUNS = {"warmup": "344f2a3 (seeds 0, 1) and d103f4e (seed 2)", "arms": "71f5174"}
+
+
+def made_by(work: Path, args: argparse.Namespace) -> dict:
+    """Per (labelled, seed, stage): the command and commit each run was trained with."""
+    out: dict = {"before_made_by_json": {**EARLIER_RUNS, "command": "python bench/self_improve.py --labelled 100 "
+                                         "--seeds S (one process per seed)"}}
+    for path in sorted(work.glob("L*/s*/*/made_by.json")):
+        out["/".join(path.parent.parts[-3:])] = read_json(path)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labelled", type=int, nargs="+", default=[100])
@@ -188,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = collect(work, args.labelled, args.seeds, ["warmup", *ARMS])
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": git_commit(), "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY, "pool_size": POOL_SIZE,
-            "settings": demo_config_path().name, "work": str(work)}
+            "settings": demo_config_path().name, "work": str(work), "runs_made_by": made_by(work, args)}
     write_json(Path(args.results) / "self_improve_runs.json", {**meta, "runs": runs})
     write_tables(runs, Path(args.results), meta)
     # The demo's report colours a change against the control only beyond this spread.

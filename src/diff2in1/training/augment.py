@@ -52,12 +52,17 @@ def _crop_grid(batch_size: int, min_scale: float, generator: torch.Generator | N
     return theta.to(device)
 
 
-def _resample(x: torch.Tensor, theta: torch.Tensor, mode: str) -> torch.Tensor:
+def resample(x: torch.Tensor, theta: torch.Tensor, mode: str, padding: str = "border") -> torch.Tensor:
+    """``x`` (BxCxHxW or BxHxW) sampled on the affine grid ``theta`` (Bx2x3), as float32."""
     squeeze = x.ndim == 3
-    y = x[:, None] if squeeze else x
+    y = (x[:, None] if squeeze else x).float()
     grid = F.affine_grid(theta, list(y.shape), align_corners=False)
-    out = F.grid_sample(y.float(), grid, mode=mode, padding_mode="border", align_corners=False).to(x.dtype)
+    out = F.grid_sample(y, grid, mode=mode, padding_mode=padding, align_corners=False)
     return out[:, 0] if squeeze else out
+
+
+def _resample(x: torch.Tensor, theta: torch.Tensor, mode: str) -> torch.Tensor:
+    return resample(x, theta, mode).to(x.dtype)
 
 
 def _crop(batch: dict[str, Any], theta: torch.Tensor) -> None:
@@ -69,17 +74,20 @@ def _crop(batch: dict[str, Any], theta: torch.Tensor) -> None:
         batch["mask"][task] = _resample(mask, theta, "nearest")
 
 
+def jitter_colours(image: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Bx3xHxW images in [0, 1] with saturation, contrast and brightness scaled by ``factors`` (Bx3)."""
+    factors = factors.to(image.device).view(-1, 3, 1, 1, 1)
+    grey = image.mean(dim=1, keepdim=True)
+    image = grey + (image - grey) * factors[:, 0]  # saturation
+    mean = image.mean(dim=(1, 2, 3), keepdim=True)
+    image = mean + (image - mean) * factors[:, 1]  # contrast
+    return (image * factors[:, 2]).clamp(0, 1)  # brightness
+
+
 def _jitter(image: torch.Tensor, strength: float, generator: torch.Generator | None) -> torch.Tensor:
     b = image.shape[0]
-
-    def factor() -> torch.Tensor:
-        return (1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * strength).to(image.device)
-
-    grey = image.mean(dim=1, keepdim=True)
-    image = grey + (image - grey) * factor()  # saturation
-    mean = image.mean(dim=(1, 2, 3), keepdim=True)
-    image = mean + (image - mean) * factor()  # contrast
-    return (image * factor()).clamp(0, 1)  # brightness
+    draws = [1 + (torch.rand(b, generator=generator) * 2 - 1) * strength for _ in range(3)]
+    return jitter_colours(image, torch.stack(draws, dim=1))
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:

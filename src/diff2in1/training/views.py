@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..tasks import DEPTH, NORMAL, SEMSEG
+from .augment import jitter_colours
+from .augment import resample as _resample
 
 CLEAN, MIRROR = 0, 1
 SECOND_NOISE = 1000  # the clean view with a noise draw of its own (the release's second UNet pass)
@@ -116,14 +117,6 @@ class ViewParams:
         return theta.to(device)
 
 
-def _resample(x: torch.Tensor, theta: torch.Tensor, mode: str, padding: str) -> torch.Tensor:
-    squeeze = x.ndim == 3
-    y = (x[:, None] if squeeze else x).float()
-    grid = F.affine_grid(theta, list(y.shape), align_corners=False)
-    out = F.grid_sample(y, grid, mode=mode, padding_mode=padding, align_corners=False)
-    return out[:, 0] if squeeze else out
-
-
 def _mirror_normals(normal: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
     sign = torch.where(flip.to(normal.device), -1.0, 1.0).to(normal.dtype).view(-1, 1, 1, 1)
     return torch.cat([normal[:, :1] * sign, normal[:, 1:]], dim=1)
@@ -132,12 +125,7 @@ def _mirror_normals(normal: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
 def apply_view(images: torch.Tensor, view: ViewParams) -> torch.Tensor:
     """Bx3xHxW images in [0, 1] as seen in ``view`` (bilinear crop, mirror, colour jitter)."""
     out = _resample(images, view._theta(images.device), "bilinear", "border")
-    factors = view.colour.to(images.device).view(-1, 3, 1, 1, 1)
-    grey = out.mean(dim=1, keepdim=True)
-    out = grey + (out - grey) * factors[:, 0]
-    mean = out.mean(dim=(1, 2, 3), keepdim=True)
-    out = mean + (out - mean) * factors[:, 1]
-    return (out * factors[:, 2]).clamp(0, 1).to(images.dtype)
+    return jitter_colours(out, view.colour).to(images.dtype)
 
 
 def warp_targets(targets: dict, view: ViewParams) -> dict:
