@@ -141,7 +141,7 @@ def markdown(summary: dict, meta: dict) -> str:
              f"`{meta['git_commit']}`; machine: {meta['machine']}; stage 2: {meta['stage2_steps']} steps; unlabelled "
              f"pool: {meta['pool_size']} rooms. Test split unless marked val; mean ± std over seeds; Δ is paired by seed "
              "(negative is better for errors, positive for mIoU); wins count seeds. Heads and the best arm are "
-             "chosen on validation.", ""]
+             "chosen on validation.", "", f"Runs trained at: {_made_by_line(meta.get('runs_made_by', {}))}.", ""]
     for count, entry in summary.items():
         lines += [f"## {count} labelled images (seeds {entry['seeds']})", ""]
         if "best" in entry:
@@ -163,6 +163,13 @@ def markdown(summary: dict, meta: dict) -> str:
                     lines.append(f"| {arm} | {row['head']} | {pace} | {split} | {mode} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _made_by_line(made_by: dict) -> str:
+    earlier = made_by.get("before_made_by_json", {})
+    parts = [f"warm-ups at {earlier['warmup']}, arms at {earlier['arms']}"] if earlier else []
+    commits = sorted({v["git_commit"][:7] for k, v in made_by.items() if k != "before_made_by_json"})
+    return "; ".join(parts + ([f"later stages at {', '.join(commits)} (RUN/made_by.json)"] if commits else [])) or "?"
 
 
 def _cell(value: list | None) -> str:
