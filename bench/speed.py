@@ -201,10 +201,10 @@ def measure(config: SpeedConfig, bench: Bench) -> tuple[dict[str, Any], Diffusio
 
 
 def describe(config: SpeedConfig, bench: Bench, backbone: DiffusionBackbone, results: dict[str, Any],
-             load_before: float) -> dict[str, Any]:
+             load_before: float, commit: str) -> dict[str, Any]:
     """The result file: how it was made (command, commit, machine, versions, settings), then the measures."""
     return {
-        "device": device_name(bench.device), "machine": device_name(bench.device), "git_commit": git_commit(),
+        "device": device_name(bench.device), "machine": device_name(bench.device), "git_commit": commit,
         "torch": torch.__version__, "diffusers": diffusers.__version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "config": asdict(config),
@@ -233,8 +233,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(config.threads)
     bench = Bench(config)
     load_before = os.getloadavg()[0]
+    commit = git_commit()  # the code that runs is the code at the start; the tree may change during a long run
     results, backbone = measure(config, bench)
-    results = describe(config, bench, backbone, results, load_before)
+    results = describe(config, bench, backbone, results, load_before, commit)
     stem = f"speed-{device_tag(bench.device)}" + ("" if config.size == "embedded" else f"-{config.size}")
     write_json(Path(config.out) / f"{stem}.json", results)
     text = table(results)
