@@ -8,7 +8,7 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   control        real only, 8 per step, same EMA and views as the student
   unlabelled     8 real + 8 real unlabelled images of the pool labelled by θC (the semi-supervised baseline)
   oracle         8 real + 8 pool images with their ground truth (the ceiling)
-  created_pool   8 real + 8 created from the unlabelled pool's images, θC's view-ensemble soft targets
+  created_pool   8 real + 8 created from the unlabelled pool's images (each seed its own set), θC's soft targets
   created        8 real + 8 created from the labelled images (the paper's data)
   release        the official release's stage 2 (--preset release) on images created from the labelled ones
   control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
@@ -25,7 +25,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,22 +82,6 @@ def make_data(work: Path, rooms: dict) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
-def once(marker: Path, make) -> None:
-    """Run ``make`` in one process only; the others wait for its marker file."""
-    lock = marker.with_suffix(".lock")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    if marker.is_file():
-        return
-    try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        while not marker.is_file():
-            time.sleep(10)
-        return
-    make()
-    marker.write_text("done\n")
-
-
 def seed_config(work: Path, labelled: int, seed: int):
     """The demo's run config for one (labelled, seed): its own labelled subset, validation for evaluation."""
     base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
@@ -131,12 +114,12 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
     checkpoint = str(Path(warmup.out) / "checkpoint")
     created_labelled = str(Path(base.out) / "created_labelled")
     create_dataset(replace(create, out=created_labelled, checkpoint=checkpoint, progress=False))
-    created_pool = str(work / "created_pool")
+    created_pool = str(Path(base.out) / "created_pool")  # each seed its own, from its own warm-up
     paths = {"created_labelled": created_labelled, "created_pool": created_pool, "pool": pool}
     for name in arms:
-        if "{created_pool}" in ARMS[name].values():  # made once, by the first process that needs it
-            once(work / "created_pool.done", lambda: create_dataset(replace(
-                create, out=created_pool, data=pool, num_labelled=0, checkpoint=checkpoint, progress=False)))
+        if "{created_pool}" in ARMS[name].values():
+            create_dataset(replace(create, out=created_pool, data=pool, num_labelled=0, checkpoint=checkpoint,
+                                   progress=False))
         overrides = {k: (v.format(**paths) if isinstance(v, str) else v) for k, v in ARMS[name].items()}
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY, **overrides})
