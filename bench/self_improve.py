@@ -57,11 +57,14 @@ def machine() -> str:
     return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.python_version()}"
 
 
-def git_commit() -> str:
+def read_git_commit() -> str:
     try:
         return subprocess.check_output(["git", "rev-parse", "HEAD"], text=True, cwd=Path(__file__).parent).strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+COMMIT = read_git_commit()  # the code this process runs, whatever the tree holds by the time a stage starts
 
 
 def make_data(work: Path, rooms: dict) -> tuple[str, str]:
@@ -95,7 +98,7 @@ def record_made_by(run: Path) -> None:
     target = run / "made_by.json"
     if not target.is_file():
         write_json(target, {"command": "python bench/self_improve.py " + " ".join(sys.argv[1:]),
-                            "git_commit": git_commit(), "machine": machine()})
+                            "git_commit": COMMIT, "machine": machine()})
 
 
 def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> None:
@@ -145,7 +148,7 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
         return
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.training.improve import make_store
-    from diff2in1.training.sources import load_all
+    from diff2in1.training.samples import open_samples
     from diff2in1.training.view_eval import evaluate_views
     from diff2in1.training.views import ViewBank
     from diff2in1.training.warmup import HeadTraining
@@ -156,9 +159,8 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
         models = {"theta_e": load_perception(run / "checkpoint", which="model")[0]}
         if not warmup:
             models["theta_c"] = load_perception(run / "checkpoint", which="creation")[0]
-        batch = load_all(trainer.eval_set)
-        store = make_store(trainer.backbone, batch, ViewBank(2), config)
-        scores["val" if split == "unlabelled" else split] = evaluate_views(models, store, batch, trainer.num_classes)
+        store = make_store(trainer.backbone, open_samples(trainer.eval_set, in_memory=True), ViewBank(2), config)
+        scores["val" if split == "unlabelled" else split] = evaluate_views(models, store, trainer.num_classes)
     write_json(target, scores)
 
 
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 one_seed(work, labelled, seed, arms)
     runs = collect(work, args.labelled, args.seeds, ["warmup", *ARMS])
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "git_commit": git_commit(), "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY, "pool_size": POOL_SIZE,
+            "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY, "pool_size": POOL_SIZE,
             "settings": demo_config_path().name, "work": str(work), "runs_made_by": made_by(work, args)}
     write_json(Path(args.results) / "self_improve_runs.json", {**meta, "runs": runs})
     write_tables(runs, Path(args.results), meta)

@@ -18,6 +18,7 @@ import torch
 from diff2in1.backbones import DiffusionBackbone
 from diff2in1.training.improve import ImproveConfig, _step_loss, apply_preset, teacher_view_list
 from diff2in1.training.pools import Pool, student_views
+from diff2in1.training.samples import HeldSamples
 from diff2in1.training.sources import load_all
 from diff2in1.training.step import TrainStep
 from diff2in1.training.view_features import ViewFeatures
@@ -32,12 +33,12 @@ VARIANTS = {"control": {"pseudo_batch_size": 0}, "views": {}, "release": {"prese
 def _pools(backbone: DiffusionBackbone, config: ImproveConfig, real: dict, pseudo: dict, cached: bool):
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed)
     views = student_views(config.views)
-    stores = [ViewFeatures(backbone, b["image"], b.get("caption"), bank, store=cached) for b in (real, pseudo)]
+    stores = [ViewFeatures(backbone, HeldSamples(b), bank, store=cached) for b in (real, pseudo)]
     if cached:
         stores[0].fill(views)
         stores[1].fill(sorted(set(views) | set(teacher_view_list(config))))
-    real_pool = Pool("labelled", real, stores[0], config.seed, views)
-    return real_pool, (Pool("pseudo", pseudo, stores[1], config.seed + 1, views) if config.pseudo_batch_size else None)
+    real_pool = Pool("labelled", stores[0], config.seed, views)
+    return real_pool, (Pool("pseudo", stores[1], config.seed + 1, views) if config.pseudo_batch_size else None)
 
 
 def bench_improve(bench: Any, backbone: DiffusionBackbone, items: list[dict[str, Any]]) -> dict[str, Any]:

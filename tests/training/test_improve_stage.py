@@ -180,3 +180,50 @@ def test_a_target_bank_labels_the_whole_pool_every_few_steps(warm, monkeypatch):
     monkeypatch.setattr(TargetBank, "refresh", counting)
     train_improve(_config(warm, "bank", steps=5, teacher_every=2))
     assert len(refreshes) == 3 and refreshes[0] > 2  # steps 0, 2, 4; the whole pool each time
+
+
+def test_with_a_disk_cache_pools_are_read_when_needed_and_train_the_same_heads(warm, monkeypatch):
+    import diff2in1.training.improve as improve_module
+    from diff2in1.training.samples import ReadSamples
+
+    pools, original = [], improve_module._pools
+
+    def recording(*args):
+        pools.extend(original(*args))
+        return pools[-2], pools[-1]
+
+    monkeypatch.setattr(improve_module, "_pools", recording)
+    settings = dict(steps=4, teacher_every=2, lr=1e-2, unlabelled=str(warm["photos"]))
+    in_ram = train_improve(_config(warm, "pools_ram", **settings))
+    on_disk = train_improve(_config(warm, "pools_disk", cache_storage="disk", **settings))
+    assert [type(p.samples).__name__ for p in pools] == ["HeldSamples"] * 2 + ["ReadSamples"] * 2
+    assert all(not hasattr(p.samples, "batch") for p in pools[2:] if isinstance(p.samples, ReadSamples))
+    assert (on_disk / "features").is_dir() and not (on_disk / ".teacher_targets").exists()  # removed at the end
+    heads = [load_tensors(run / "checkpoint" / "model.safetensors") for run in (in_ram, on_disk)]
+    for key in heads[0]:
+        torch.testing.assert_close(heads[0][key], heads[1][key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_a_disk_target_bank_gives_back_what_a_ram_one_holds(warm):
+    from diff2in1.perception.checkpoint import load_perception
+    from diff2in1.perception.splits import open_backbone, open_split
+    from diff2in1.training.samples import ReadSamples
+    from diff2in1.training.teacher import TargetBank
+    from diff2in1.training.view_features import ViewFeatures
+    from diff2in1.training.views import ViewBank
+
+    backbone = open_backbone(str(warm["backbone"]))
+    samples = ReadSamples(open_split("rooms", str(warm["rooms"]), "train", None, backbone.sample_size))
+    store = ViewFeatures(backbone, samples, ViewBank(3))
+    model = load_perception(warm["checkpoint"], which="model")[0]
+    banks = [TargetBank(store, [0, 1, 2], samples.size, batch_size=3, folder=folder)
+             for folder in (None, warm["root"] / "bank")]
+    rows = torch.tensor([4, 0, 7])
+    for bank in banks:
+        bank.refresh(model)
+    ram, disk = (bank.get(rows, torch.device("cpu")) for bank in banks)
+    assert set(ram) == set(disk) >= {"normal", "probs", "semseg", "mask", "weight"}
+    assert disk["semseg"].dtype == torch.long and disk["mask"]["normal"].dtype == torch.bool
+    for key in ("normal", "probs", "depth", "semseg"):
+        assert torch.equal(ram[key], disk[key]), key
+    assert all(torch.equal(ram["mask"][t], disk["mask"][t]) for t in ram["mask"])

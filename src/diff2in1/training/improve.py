@@ -10,7 +10,9 @@ The frozen UNet runs once per (image, view); with ``--cache-features`` each pair
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,13 @@ from ..perception.splits import unlabelled_subset
 from .configs import RELEASE_PRESET, ImproveConfig
 from .ema import EMA
 from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
-from .pools import Pool, concat_unlabelled, created_batch, make_store, student_views, unlabelled_batch
+from .pools import Pool, concat_unlabelled, created_dataset, make_store, student_views, unlabelled_dataset
 from .pseudo_loss import pseudo_loss
-from .sources import load_all
+from .samples import dataset_ids, open_samples
 from .step import TrainStep, shard
 from .teacher import TargetBank, ensemble_targets, targets_in_view
 from .view_eval import evaluate_views
+from .view_features import ViewFeatures
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, warp_targets
 from .warmup import HeadTraining
 
@@ -60,38 +63,49 @@ def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionMod
 def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Pool, Pool | None]:
     """The real labelled pool and the pool without ground truth (created + unlabelled; None = control)."""
     views = student_views(config.views)
-    real = load_all(run.train_set)
-    real_pool = Pool("labelled", real, make_store(run.backbone, real, bank, config), config.seed, views)
+    real_pool = Pool("labelled", _store(run, run.train_set, bank, config), config.seed, views)
     if not config.pseudo_batch_size:
         return real_pool, None
     full = run.train_set.dataset
     excluded = set(run.train_set.indices) | set(getattr(run.val_set, "indices", []) or [])
     if config.num_labelled:
         excluded |= set(unlabelled_subset(full, config.num_labelled, config.labelled_seed).indices)
-    unlabelled = unlabelled_batch(config, full, excluded, run.backbone.sample_size)
-    labelled_ids = {str(i) for i in real["id"]}
-    pool_ids = set(unlabelled["id"]) if unlabelled else set()
-    created = created_batch(config, run.tasks, run.backbone.sample_size, labelled_ids, pool_ids)
+    unlabelled = unlabelled_dataset(config, full, excluded, run.backbone.sample_size)
+    labelled_ids = set(dataset_ids(run.train_set))
+    pool_ids = set(dataset_ids(unlabelled)) if unlabelled is not None else set()
+    created = created_dataset(config, run.tasks, run.backbone.sample_size, labelled_ids, pool_ids)
     if config.unlabelled_labels == "ground_truth":
         if created is not None:
             raise ValueError("--unlabelled-labels ground_truth (the oracle) trains on real labels alone; drop --synthetic")
-        batch = unlabelled
+        samples = unlabelled
     elif config.labels == "stored":
         if created is None or unlabelled is not None:
             raise ValueError("--labels stored takes its labels from --synthetic alone; drop --unlabelled")
-        batch = created
+        samples = created
     else:
-        batch = concat_unlabelled([created, unlabelled])
-    if batch is None:
+        samples = concat_unlabelled([created, unlabelled])
+    if samples is None:
         raise ValueError("--pseudo-batch-size > 0 needs samples without ground truth: --synthetic and/or --unlabelled")
-    return real_pool, Pool("pseudo", batch, make_store(run.backbone, batch, bank, config), config.seed + 1, views)
+    return real_pool, Pool("pseudo", _store(run, samples, bank, config), config.seed + 1, views)
+
+
+def _store(run: HeadTraining, dataset, bank: ViewBank, config: ImproveConfig) -> ViewFeatures:
+    """Features of ``dataset``'s views; its rows stay in memory unless features are cached on disk."""
+    samples = open_samples(dataset, config.cache_storage == "ram", config.num_workers)
+    return make_store(run.backbone, samples, bank, _with_cache_dir(run, config))
+
+
+def _with_cache_dir(run: HeadTraining, config: ImproveConfig) -> ImproveConfig:
+    if config.cache_storage == "disk" and not config.cache_dir:  # as the warm-up: OUT/features
+        return dataclasses.replace(config, cache_dir=str(run.out / "features"))
+    return config
 
 
 def _real_loss(trainer: TrainStep, pool: Pool, step: int, size: int, device) -> tuple[torch.Tensor, dict]:
     rows, views, params = pool.draw(size, step, shard(size, trainer.accelerator))
     features = pool.store.get(rows, views)
     targets = warp_targets(pool.labels(rows, device), params)
-    preds = trainer.model(features, tuple(pool.batch["image"].shape[-2:]))  # through DDP: gradients synchronise
+    preds = trainer.model(features, pool.size)  # through DDP: gradients synchronise
     return trainer.plain.loss(preds, targets)
 
 
@@ -99,14 +113,14 @@ def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step
                  device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict]:
     model = trainer.plain
     rows, views, params = pool.draw(config.pseudo_batch_size, step, shard(config.pseudo_batch_size, trainer.accelerator))
-    size = tuple(pool.batch["image"].shape[-2:])
+    size = pool.size
     features = pool.store.get(rows, views)
     preds = trainer.model(features, size)
     if config.labels == "stored" or config.unlabelled_labels == "ground_truth":
         loss, logs = model.loss(preds, warp_targets(pool.labels(rows, device), params))
         return loss, {f"pseudo/{k}": v for k, v in logs.items()}
     if bank is not None:
-        if step % config.teacher_every == 0 or not bank.targets:  # a resumed run refreshes at once
+        if step % config.teacher_every == 0 or not bank.filled:  # a resumed run refreshes at once
             bank.refresh(labeller)
         full = bank.get(rows, device)
     else:
@@ -130,9 +144,28 @@ def final_metrics(run: HeadTraining, config: ImproveConfig, bank: ViewBank, mode
     """Every head on the evaluation split, with flip averaging too when ``--eval-flip``."""
     if run.eval_set is None:
         return {}
-    batch = load_all(run.eval_set)
-    store = make_store(run.backbone, batch, bank, config)
-    return evaluate_views(models, store, batch, run.num_classes, flip=config.eval_flip)
+    store = _store(run, run.eval_set, bank, config)
+    return evaluate_views(models, store, run.num_classes, flip=config.eval_flip)
+
+
+def _target_bank(run: HeadTraining, config: ImproveConfig, pseudo: Pool | None) -> TargetBank | None:
+    """θC's targets of the whole pool, when they are refreshed every few steps (on disk with a disk cache)."""
+    if pseudo is None or config.teacher_every <= 1 or config.labels != "theta_c" \
+            or config.unlabelled_labels != "theta_c":
+        return None
+    folder = _bank_folder(run) if config.cache_storage == "disk" else None
+    return TargetBank(pseudo.store, teacher_view_list(config), pseudo.size, folder=folder)
+
+
+def _bank_folder(run: HeadTraining) -> Path:
+    """Where this process keeps θC's targets on disk (each process its own; removed when the run ends)."""
+    return run.out / ".teacher_targets" / f"process{run.accelerator.process_index}"
+
+
+def _remove_bank(run: HeadTraining) -> None:
+    shutil.rmtree(_bank_folder(run), ignore_errors=True)
+    with contextlib.suppress(OSError):  # another process may still hold its own
+        _bank_folder(run).parent.rmdir()
 
 
 def _save(run: HeadTraining, trainer: TrainStep, ema: EMA, config: ImproveConfig) -> None:
@@ -168,11 +201,7 @@ def train_improve(config: ImproveConfig) -> Path:
     labeller = ema.shadow
     if config.teacher:
         labeller = load_perception(config.teacher, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
-    pseudo = pools[1]
-    target_bank = None
-    if pseudo is not None and config.teacher_every > 1 and config.labels == "theta_c" \
-            and config.unlabelled_labels == "theta_c":
-        target_bank = TargetBank(pseudo.store, teacher_view_list(config), tuple(pseudo.batch["image"].shape[-2:]))
+    target_bank = _target_bank(run, config, pools[1])
     log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
     bar, start = run.progress_bar("improve", trainer.steps), time.time()
     device = run.accelerator.device
@@ -192,6 +221,7 @@ def train_improve(config: ImproveConfig) -> Path:
         if step % config.checkpoint_every == 0 or step == config.steps:
             _save(run, trainer, ema, config)
     bar.close()
+    _remove_bank(run)
     metrics = final_metrics(run, config, bank, {"theta_e": trainer.plain, "theta_c": ema.shadow})
     if run.writes:
         write_json(run.out / "metrics.json", {"split": config.eval_split, "step": trainer.steps,

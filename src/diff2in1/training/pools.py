@@ -1,8 +1,8 @@
 """The samples of the self-improving stage: real labelled images, created ones, real unlabelled ones.
 
-Each pool holds its images in memory (Nx3xHxW in [0, 1]) with their ids and captions, optional labels,
-and the features of their views (``ViewFeatures``). Batches are drawn in a per-epoch random order seeded
-by (seed, epoch), and each sample's view by (seed, step): a resumed run draws what an uninterrupted one drew.
+Each pool is a data set's rows (``samples.py``: in memory, or read when a step needs them) with the
+features of their views (``ViewFeatures``). Batches are drawn in a per-epoch random order seeded by
+(seed, epoch), and each sample's view by (seed, step): a resumed run draws what an uninterrupted one drew.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.utils.data import Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from ..backbones import DiffusionBackbone
-from ..data.images import image_files, load_images
 from ..perception.splits import open_split, to_device
 from .augment import step_generator
-from .sources import load_all, take
+from .samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids
 from .view_features import ViewFeatures
 from .views import ViewBank, ViewParams, apply_view
 
@@ -24,15 +23,19 @@ from .views import ViewBank, ViewParams, apply_view
 class Pool:
     """One kind of sample; ``draw(size, step)`` gives its rows, views and view-frame images for a step."""
 
-    def __init__(self, name: str, batch: dict[str, Any], store: ViewFeatures, seed: int, student_views: list[int]):
-        if not len(batch["image"]):
+    def __init__(self, name: str, store: ViewFeatures, seed: int, student_views: list[int]):
+        if not len(store.samples):
             raise ValueError(f"the {name} pool is empty")
-        self.name, self.batch, self.store, self.seed = name, batch, store, seed
+        self.name, self.store, self.samples, self.seed = name, store, store.samples, seed
         self.student_views = student_views
         self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
 
     def __len__(self) -> int:
-        return len(self.batch["image"])
+        return len(self.samples)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.samples.size
 
     def _rows(self, size: int, step: int) -> torch.Tensor:
         positions = range(step * size, (step + 1) * size)
@@ -53,11 +56,10 @@ class Pool:
         return rows, views, self.store.params(rows, views)
 
     def images(self, rows: torch.Tensor, params: ViewParams, device: torch.device) -> torch.Tensor:
-        return apply_view(self.batch["image"][rows].to(device), params)
+        return apply_view(self.samples.read(rows)["image"].to(device), params)
 
     def labels(self, rows: torch.Tensor, device: torch.device) -> dict[str, Any]:
-        return to_device(take({k: v for k, v in self.batch.items() if k not in ("image", "caption", "id")}, rows),
-                         device)
+        return to_device({k: v for k, v in self.samples.read(rows).items() if k not in NOT_LABELS}, device)
 
 
 def student_views(num_views: int) -> list[int]:
@@ -65,28 +67,29 @@ def student_views(num_views: int) -> list[int]:
     return list(range(num_views))
 
 
-def make_store(backbone: DiffusionBackbone, batch: dict[str, Any], bank: ViewBank, config: Any) -> ViewFeatures:
-    return ViewFeatures(backbone, batch["image"], batch.get("caption"), bank,
-                        folder=config.cache_dir or None, store=config.cache_features)
+def make_store(backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples, bank: ViewBank,
+               config: Any) -> ViewFeatures:
+    return ViewFeatures(backbone, samples, bank, folder=config.cache_dir or None, store=config.cache_features)
 
 
-def created_batch(config: Any, tasks: list[str], size: int, labelled_ids: set[str], pool_ids: set[str]) -> dict | None:
+def created_dataset(config: Any, tasks: list[str], size: int, labelled_ids: set[str],
+                    pool_ids: set[str]) -> Dataset | None:
     """The created samples of ``config.synthetic`` whose source is allowed by ``config.synthetic_from``."""
     if not config.synthetic:
         return None
-    created = load_all(open_split("folder", config.synthetic, "train", tasks, size))
-    sources = [str(i).rsplit("_c", 1)[0] for i in created["id"]]
+    created = open_split("folder", config.synthetic, "train", tasks, size)
     allowed = {"any": None, "labelled": labelled_ids, "unlabelled": pool_ids}[config.synthetic_from]
     if allowed is None:
         return created
-    rows = torch.tensor([i for i, s in enumerate(sources) if s in allowed], dtype=torch.long)
-    if not len(rows):
+    ids = dataset_ids(created)
+    rows = [i for i, sample in enumerate(ids) if sample.rsplit("_c", 1)[0] in allowed]
+    if not rows:
         raise ValueError(f"{config.synthetic}: no created sample comes from a {config.synthetic_from} source "
-                         f"(ids look like {created['id'][:2]}); create from those images first")
-    return take(created, rows)
+                         f"(ids look like {ids[:2]}); create from those images first")
+    return Subset(created, rows)
 
 
-def unlabelled_batch(config: Any, full: Any, excluded: set[int], size: int) -> dict | None:
+def unlabelled_dataset(config: Any, full: Any, excluded: set[int], size: int) -> Dataset | None:
     """Real images without labels: the training split outside ``excluded`` rows, or a folder of images.
 
     A folder in the project layout gives its train split; with ``unlabelled_labels='ground_truth'`` (the
@@ -97,26 +100,19 @@ def unlabelled_batch(config: Any, full: Any, excluded: set[int], size: int) -> d
     limit = config.unlabelled_limit or None
     truth = config.unlabelled_labels == "ground_truth"
     if config.unlabelled == "split":
-        rows = [i for i in range(len(full)) if i not in excluded][:limit]
-        batch = load_all(Subset(full, rows))
+        dataset = Subset(full, [i for i in range(len(full)) if i not in excluded][:limit])
     elif truth:
         dataset = open_split(config.dataset, config.unlabelled, "train", full.tasks, size)
-        batch = load_all(Subset(dataset, range(min(len(dataset), limit or len(dataset)))))
+        dataset = Subset(dataset, range(min(len(dataset), limit or len(dataset))))
     else:
-        files = image_files(config.unlabelled)[:limit]
-        images = load_images(config.unlabelled, size, limit=limit).float() / 255
-        return {"image": images, "caption": [""] * len(images), "id": [f.stem for f in files]}
-    if truth:
-        return batch
-    return {"image": batch["image"], "caption": list(batch.get("caption", [""] * len(batch["image"]))),
-            "id": list(batch["id"])}
+        dataset = open_split("folder", config.unlabelled, "train", [], size)
+        dataset = Subset(dataset, range(min(len(dataset), limit or len(dataset))))
+    return dataset if truth else ImagesOnly(dataset)
 
 
-def concat_unlabelled(parts: list[dict | None]) -> dict | None:
+def concat_unlabelled(parts: list[Dataset | None]) -> Dataset | None:
     """Created and unlabelled samples as one pool (images, captions, ids; labels dropped)."""
-    parts = [p for p in parts if p is not None]
+    parts = [ImagesOnly(p) if not isinstance(p, ImagesOnly) else p for p in parts if p is not None]
     if not parts:
         return None
-    return {"image": torch.cat([p["image"] for p in parts]),
-            "caption": [c for p in parts for c in p.get("caption", [""] * len(p["image"]))],
-            "id": [i for p in parts for i in p["id"]]}
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)

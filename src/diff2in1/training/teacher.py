@@ -11,11 +11,14 @@ Soft targets per task: ``normal`` (unit mean direction) with ``weight`` = θC's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
 from ..heads import PerceptionModel
 from ..tasks import DEPTH, NORMAL, SEMSEG
+from .feature_store import DiskStore, RamStore
 from .view_features import ViewFeatures
 from .views import ViewParams, unwarp_predictions, warp_targets
 
@@ -84,30 +87,46 @@ class TargetBank:
 
     θC moves slowly (an EMA with a horizon of hundreds of steps), so targets a few dozen steps old differ
     little from fresh ones, and labelling the pool in batches of 32 costs a fraction of labelling 8
-    samples each step. Targets are kept on the CPU in float16 (masks as bool).
+    samples each step. Targets are kept in float16, one entry per sample, in RAM or, with ``folder``, in
+    memory-mapped files there (``feature_store.DiskStore``: RAM does not grow with the pool).
     """
 
-    def __init__(self, store: ViewFeatures, views: list[int], size: tuple[int, int], batch_size: int = 32):
+    def __init__(self, store: ViewFeatures, views: list[int], size: tuple[int, int], batch_size: int = 32,
+                 folder: str | Path | None = None):
         self.store, self.views, self.size, self.batch_size = store, views, size, batch_size
-        self.targets: dict = {}
+        num = len(store.keys)
+        self.table = DiskStore(folder, num, 1) if folder else RamStore(num, 1)
+        self.layout: list[tuple[str, str | None, torch.dtype]] = []  # (key, task or None, dtype) per level
+        self.filled = False
 
     def refresh(self, model: PerceptionModel) -> None:
-        parts = []
         for start in range(0, len(self.store.keys), self.batch_size):
             rows = torch.arange(start, min(start + self.batch_size, len(self.store.keys)))
-            parts.append(_to_storage(ensemble_targets(model, self.store, rows, self.views, self.size)))
-        self.targets = {key: (torch.cat([p[key] for p in parts]) if torch.is_tensor(parts[0][key]) else
-                              {t: torch.cat([p[key][t] for p in parts]) for t in parts[0][key]}) for key in parts[0]}
+            levels = self._flatten(ensemble_targets(model, self.store, rows, self.views, self.size))
+            for row, index in enumerate(rows.tolist()):
+                self.table.write(index, 0, [level[row] for level in levels])
+        self.filled = True
+
+    def _flatten(self, targets: dict) -> list[torch.Tensor]:
+        if not self.layout:
+            self.layout = [(key, None, v.dtype) if torch.is_tensor(v) else (key, task, v[task].dtype)
+                           for key, v in targets.items() for task in ([None] if torch.is_tensor(v) else v)]
+        return [(targets[key] if task is None else targets[key][task]).detach().cpu().half()
+                for key, task, _ in self.layout]
 
     def get(self, rows: torch.Tensor, device: torch.device) -> dict:
-        def load(x: torch.Tensor) -> torch.Tensor:
-            x = x[rows].to(device)
-            return x.float() if x.is_floating_point() else x
-        return {key: (load(v) if torch.is_tensor(v) else {t: load(m) for t, m in v.items()})
-                for key, v in self.targets.items()}
+        levels = self.table.read(rows, torch.zeros_like(rows))
+        out: dict = {}
+        for (key, task, dtype), level in zip(self.layout, levels):
+            value = _restore(level.to(device), dtype)
+            if task is None:
+                out[key] = value
+            else:
+                out.setdefault(key, {})[task] = value
+        return out
 
 
-def _to_storage(targets: dict) -> dict:
-    def store(x: torch.Tensor) -> torch.Tensor:
-        return x.cpu().half() if x.is_floating_point() else x.cpu()
-    return {key: (store(v) if torch.is_tensor(v) else {t: store(m) for t, m in v.items()}) for key, v in targets.items()}
+def _restore(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    if dtype == torch.bool:
+        return x > 0.5
+    return x.float() if dtype.is_floating_point else x.round().to(dtype)

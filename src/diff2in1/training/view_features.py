@@ -17,20 +17,27 @@ import torch
 from ..backbones import DiffusionBackbone
 from ..fileio import load_tensors, save_tensors
 from .feature_cache import entry_key
+from .samples import HeldSamples, ReadSamples
 from .views import ViewBank, ViewParams, apply_view
 
 
-class ViewFeatures:
-    """Features of views of a fixed set of images (Nx3xHxW in [0, 1]), looked up by (index, view)."""
+def sample_keys(backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples) -> list[str]:
+    """``entry_key`` of every sample: image, caption (when the backbone reads text), backbone, timestep."""
+    fingerprint, timestep = backbone.fingerprint(), backbone.perception_timestep
+    keys = []
+    for batch in samples.chunks():
+        texts = list(batch["caption"]) if backbone.takes_text and "caption" in batch else [""] * len(batch["image"])
+        keys += [entry_key(image, fingerprint, timestep, text) for image, text in zip(batch["image"], texts)]
+    return keys
 
-    def __init__(self, backbone: DiffusionBackbone, images: torch.Tensor, captions: list[str] | None,
-                 bank: ViewBank, folder: str | Path | None = None, store: bool = True, batch_size: int = 32):
-        self.backbone, self.bank, self.batch_size = backbone, bank, batch_size
-        self.images = images.detach().cpu()
-        self.captions = list(captions) if captions and backbone.takes_text else None
-        fingerprint, timestep = backbone.fingerprint(), backbone.perception_timestep
-        texts = self.captions or [""] * len(images)
-        self.keys = [entry_key(image, fingerprint, timestep, text) for image, text in zip(self.images, texts)]
+
+class ViewFeatures:
+    """Features of views of a fixed set of samples (``samples.py``), looked up by (row, view)."""
+
+    def __init__(self, backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples, bank: ViewBank,
+                 folder: str | Path | None = None, store: bool = True, batch_size: int = 32):
+        self.backbone, self.samples, self.bank, self.batch_size = backbone, samples, bank, batch_size
+        self.keys = sample_keys(backbone, samples)
         self.folder = Path(folder) if folder else None
         self.store = store  # False: compute on every request (an uncached run)
         self.memory: dict[tuple[int, int], list[torch.Tensor]] = {}
@@ -61,8 +68,9 @@ class ViewFeatures:
             chunk = pairs[start : start + self.batch_size]
             rows = torch.tensor([i for i, _ in chunk])
             params = self.params(rows, torch.tensor([v for _, v in chunk]))
-            images = apply_view(self.images[rows].to(self.backbone.device), params)
-            captions = [self.captions[i] for i in rows.tolist()] if self.captions else None
+            batch = self.samples.read(rows)
+            images = apply_view(batch["image"].to(self.backbone.device), params)
+            captions = list(batch["caption"]) if self.backbone.takes_text and "caption" in batch else None
             generators = [torch.Generator().manual_seed(seed) for seed in params.noise_seeds]
             features = self.backbone.extract_features(images * 2 - 1, captions=captions, generator=generators)
             self.computed += len(chunk)

@@ -1,0 +1,95 @@
+"""The rows of a data set as the self-improving stage reads them: held in memory, or read when needed.
+
+``HeldSamples`` keeps a collated batch (fast; RAM grows with the data set). ``ReadSamples`` keeps only the
+data set and reads the rows a step asks for (with ``--cache-storage disk``: RAM stays flat, and each
+step reads a few files the page cache mostly holds). Both answer ``read(rows)`` with a collated batch
+(``image`` float Nx3xHxW in [0, 1], labels and masks where the data set has them, ``id``, ``caption``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from ..perception.splits import collate
+from .sources import load_all, take
+
+NOT_LABELS = ("image", "caption", "id")
+
+
+class HeldSamples:
+    """Every row in memory, as one collated batch."""
+
+    def __init__(self, batch: dict[str, Any]):
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return len(self.batch["image"])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.batch["image"].shape[-2:])
+
+    def read(self, rows: torch.Tensor) -> dict[str, Any]:
+        return take(self.batch, rows)
+
+    def chunks(self, batch_size: int = 32) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(self), batch_size):
+            yield self.read(torch.arange(start, min(start + batch_size, len(self))))
+
+
+class ReadSamples:
+    """Rows read from ``dataset`` on request; nothing of theirs is kept."""
+
+    def __init__(self, dataset: Dataset, num_workers: int = 0):
+        if not len(dataset):
+            raise ValueError("no samples to read")
+        self.dataset, self.num_workers = dataset, num_workers
+        self._size = tuple(dataset[0]["image"].shape[-2:])
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def read(self, rows: torch.Tensor) -> dict[str, Any]:
+        return collate([self.dataset[i] for i in rows.tolist()])
+
+    def chunks(self, batch_size: int = 32) -> Iterator[dict[str, Any]]:
+        yield from DataLoader(self.dataset, batch_size=batch_size, num_workers=self.num_workers, collate_fn=collate)
+
+
+def open_samples(dataset: Dataset, in_memory: bool, num_workers: int = 0) -> HeldSamples | ReadSamples:
+    return HeldSamples(load_all(dataset)) if in_memory else ReadSamples(dataset, num_workers)
+
+
+class ImagesOnly(Dataset):
+    """Items of ``dataset`` without their labels: image, caption and id (samples θC labels)."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.dataset[index]
+        return {"image": item["image"], "caption": item.get("caption", ""), "id": str(item["id"])}
+
+
+def dataset_ids(dataset: Dataset) -> list[str]:
+    """Item ids, from the readers' ``ids`` list (through Subset and wrappers) without reading any file."""
+    if isinstance(dataset, Subset):
+        return [dataset_ids(dataset.dataset)[i] for i in dataset.indices]
+    if isinstance(dataset, ImagesOnly) or not hasattr(dataset, "ids") and hasattr(dataset, "dataset"):
+        return dataset_ids(dataset.dataset)
+    if isinstance(dataset, torch.utils.data.ConcatDataset):
+        return [i for part in dataset.datasets for i in dataset_ids(part)]
+    if hasattr(dataset, "ids"):
+        return [str(i) for i in dataset.ids]
+    return [str(dataset[i]["id"]) for i in range(len(dataset))]
