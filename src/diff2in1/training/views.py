@@ -7,7 +7,8 @@ sees the same views.
 
 - view 0: the image itself;
 - view 1: its mirror (normals' x negated);
-- view 1000: the image itself with another noise draw (the release's teacher pass);
+- views 1000 + k: the image itself with noise draw k (1000: the release's teacher pass), and 2000 + k:
+  its mirror with noise draw k (diffusion-native ensembles of several noise draws);
 - views 2 … n-1: random resized crop (side fraction in [crop_min_scale, 1]), a coin-flip mirror, colour
   jitter of the given strength, and a noise draw of their own for the perception pass.
 
@@ -32,6 +33,12 @@ from .augment import resample as _resample
 
 CLEAN, MIRROR = 0, 1
 SECOND_NOISE = 1000  # the clean view with a noise draw of its own (the release's second UNet pass)
+MIRROR_NOISE = 2000  # 2000 + k: the mirror with noise draw k
+
+
+def is_unperturbed(view: int) -> bool:
+    """The image or its mirror, whatever the noise draw: pixels that do not depend on the bank."""
+    return view in (CLEAN, MIRROR) or view >= SECOND_NOISE
 
 
 @dataclass(frozen=True)
@@ -52,15 +59,16 @@ class ViewBank:
 
     def tag(self, view: int) -> str:
         """What a view's pixels depend on: the clean view and the mirror do not depend on the bank."""
-        if view in (CLEAN, MIRROR, SECOND_NOISE):
+        if is_unperturbed(view):
             return f"v{view}"
         return f"v{view}-{self.crop_min_scale:g}-{self.jitter:g}-{self.seed}"
 
     def params(self, keys: list[str], view: int) -> ViewParams:
         """The view ``view`` of the images with cache keys ``keys`` (one draw per image and view)."""
         n = len(keys)
-        if view in (CLEAN, MIRROR, SECOND_NOISE):
-            return ViewParams(torch.full((n,), view == MIRROR), torch.ones(n), torch.zeros(n, 2), torch.ones(n, 3),
+        if is_unperturbed(view):
+            mirrored = view == MIRROR or view >= MIRROR_NOISE
+            return ViewParams(torch.full((n,), mirrored), torch.ones(n), torch.zeros(n, 2), torch.ones(n, 3),
                               [_noise_seed(k, view) for k in keys])
         draws = np.stack([_draws(key, view, self.seed) for key in keys])
         scale = self.crop_min_scale + (1 - self.crop_min_scale) * draws[:, 0]

@@ -1,0 +1,114 @@
+"""Which views make the best teacher? θC's ensemble targets scored against the ground truth, on validation.
+
+    python bench/teacher_views.py --seeds 0 1 2      # after bench/self_improve.py made the warm-ups
+
+The student can only learn what its targets know. With flip averaging at test time on both sides, the
+student beats the control only if its teacher's targets are better than the control's own flip-averaged
+predictions, so each candidate ensemble is scored here against "flip" (the test-time averaging every
+arm gets). Teacher: each seed's warm-up θC (what labels the pool at the start of stage 2). Validation
+split only (250 training images outside the labelled set). Views (``training/views.py``): 0 the image,
+1 its mirror, 2.. perturbed crops of a bank, 1000 + k / 2000 + k the image / mirror with noise draw k.
+Writes bench/results/teacher_views.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from self_improve import COMMIT, machine, seed_config
+
+NOISE = [1000 + k for k in range(4)] + [2000 + k for k in range(4)]
+CANDIDATES = {  # name: (views, crop_min_scale, jitter); the bank settings matter for views 2..n only
+    "clean": ([0], 0.7, 0.2),
+    "flip": ([0, 1], 0.7, 0.2),
+    "flip_noise8": ([0, 1, *NOISE], 0.7, 0.2),
+    "crops6_jitter": (list(range(6)), 0.7, 0.2),  # the benchmark's teacher (views 6, jitter 0.2)
+    "crops6": (list(range(6)), 0.7, 0.0),
+    "crops10": (list(range(10)), 0.7, 0.0),
+    "crops10_s85": (list(range(10)), 0.85, 0.0),
+    "crops10_s85_noise": (list(range(10)) + NOISE, 0.85, 0.0),
+}
+
+
+def score(views: list[int], scale: float, jitter: float, model, backbone, samples, folder: str, num_classes: int):
+    from diff2in1.metrics import compute_all, make_accumulators, update_from_batch
+    from diff2in1.perception.splits import to_device
+    from diff2in1.training.teacher import ensemble_targets
+    from diff2in1.training.view_features import ViewFeatures
+    from diff2in1.training.views import ViewBank
+
+    bank = ViewBank(max(v for v in views if v < 1000) + 1, scale, jitter, seed=0)
+    store = ViewFeatures(backbone, samples, bank, folder=folder)
+    accumulators = make_accumulators(model.tasks, num_classes)
+    for start in range(0, len(samples), 32):
+        rows = torch.arange(start, min(start + 32, len(samples)))
+        targets = ensemble_targets(model, store, rows, views, samples.size)
+        preds = {task: targets[task] for task in model.tasks}
+        update_from_batch(accumulators, preds, to_device(samples.read(rows), backbone.device))
+    return compute_all(accumulators)
+
+
+def one_seed(work: Path, seed: int) -> dict:
+    from diff2in1.perception.checkpoint import load_perception
+    from diff2in1.training.samples import open_samples
+    from diff2in1.training.warmup import HeadTraining
+    from diff2in1.workflow.run import stage_configs
+
+    warmup, _, improve = stage_configs(seed_config(work, 100, seed))
+    run = HeadTraining(replace(improve, eval_split="unlabelled", out=str(work / "teacher_views")), work / "teacher_views")
+    model = load_perception(Path(warmup.out) / "checkpoint", which="creation")[0].to(run.backbone.device).eval()
+    samples = open_samples(run.eval_set, in_memory=True)
+    out = {}
+    for name, (views, scale, jitter) in CANDIDATES.items():
+        metrics = score(views, scale, jitter, model, run.backbone, samples, str(work / "features"), run.num_classes)
+        out[name] = {"normal.mean": metrics["normal"]["mean"], "depth.abs_rel": metrics["depth"]["abs_rel"],
+                     "semseg.miou": metrics["semseg"]["miou"]}
+        print(f"s{seed} {name}: {out[name]}", file=sys.stderr, flush=True)
+    return out
+
+
+def table(per_seed: dict[int, dict]) -> str:
+    keys = ("normal.mean", "depth.abs_rel", "semseg.miou")
+    lines = ["| teacher views | " + " | ".join(f"{k} − flip" for k in keys) + " | " + " | ".join(keys) + " |",
+             "|---|" + "---|" * (2 * len(keys))]
+    for name in CANDIDATES:
+        deltas, values = [], []
+        for key in keys:
+            d = torch.tensor([per_seed[s][name][key] - per_seed[s]["flip"][key] for s in per_seed])
+            v = torch.tensor([per_seed[s][name][key] for s in per_seed])
+            std = float(d.std()) if len(d) > 1 else 0.0
+            deltas.append(f"{float(d.mean()):+.4f} ± {std:.4f}")
+            values.append(f"{float(v.mean()):.4f}")
+        lines.append(f"| {name} {CANDIDATES[name][0]} | " + " | ".join(deltas) + " | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from diff2in1.fileio import write_json
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--work", default=str(Path.home() / ".cache" / "diff2in1" / "bench" / "self_improve_v2"))
+    parser.add_argument("--results", default="bench/results")
+    args = parser.parse_args(argv)
+    per_seed = {seed: one_seed(Path(args.work), seed) for seed in args.seeds}
+    command = "python bench/teacher_views.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    meta = {"command": command, "git_commit": COMMIT, "machine": machine(), "split": "val (unlabelled)",
+            "teacher": "warm-up θC (100 labels)", "candidates": {k: list(v) for k, v in CANDIDATES.items()}}
+    write_json(Path(args.results) / "teacher_views.json", {**meta, "seeds": per_seed})
+    text = (f"# Teacher views: θC's ensemble targets against the ground truth (validation)\n\n"
+            f"Command: `{command}`; commit `{COMMIT}`; {meta['machine']}. Teacher: each seed's warm-up θC; "
+            f"mean ± std over seeds {args.seeds}; negative is better for errors, positive for mIoU.\n\n"
+            f"{table(per_seed)}\n")
+    (Path(args.results) / "teacher_views.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
