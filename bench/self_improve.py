@@ -43,9 +43,12 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     "created": {"synthetic": "{created_labelled}"},
     "release": {"preset": "release", "synthetic": "{created_labelled}"},
     "control16": {"pseudo_batch_size": 0, "synthetic": "", "batch_size": 16},
-    # a trial on validation: segmentation targets only where θC is sure (FixMatch's threshold)
+    # trials on validation: segmentation targets only where θC is sure (FixMatch's threshold); θC averaging
+    # the image and its mirror only (bench/teacher_views.py: the crops make the warm-up's targets worse)
     "unlabelled_tau": {"synthetic": "", "unlabelled": "{pool}", "semseg_threshold": 0.9},
+    "unlabelled_flip": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip"},
 }
+TRIALS = ("unlabelled_tau", "unlabelled_flip")
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 BENCH_IMPROVE = {"steps": STAGE2_STEPS, "views": 6, "unlabelled": "", "unlabelled_limit": 0}
 TEACHER_EVERY = 300  # θC labels the whole pool every 300 steps (its EMA horizon is 500): a CPU budget
@@ -193,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 score_warmup(work, labelled, seed)
     else:
         for labelled in args.labelled:
-            arms = tuple(args.arms or ([a for a in ARMS if a != "unlabelled_tau"] if labelled == 100 else SMALL_ARMS))
+            arms = tuple(args.arms or ([a for a in ARMS if a not in TRIALS] if labelled == 100 else SMALL_ARMS))
             for seed in args.seeds:
                 one_seed(work, labelled, seed, arms)
     runs = collect(work, args.labelled, args.seeds, ["warmup", *ARMS])
