@@ -78,7 +78,8 @@ def arm_table(seeds: dict) -> dict:
     return out
 
 
-HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "unlabelled", "unlabelled_tau", "oracle")
+HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "unlabelled", "unlabelled_tau", "unlabelled_flip",
+              "oracle")
 
 
 def best_arm(table: dict) -> str | None:

@@ -5,7 +5,8 @@
 The student can only learn what its targets know. With flip averaging at test time on both sides, the
 student beats the control only if its teacher's targets are better than the control's own flip-averaged
 predictions, so each candidate ensemble is scored here against "flip" (the test-time averaging every
-arm gets). Teacher: each seed's warm-up θC (what labels the pool at the start of stage 2). Validation
+arm gets). Teacher (--teacher): each seed's warm-up θC (what labels the pool at the start of stage 2), or
+the control arm's θC after stage 2 (which trained on every view, crops included). Validation
 split only (250 training images outside the labelled set). Views (``training/views.py``): 0 the image,
 1 its mirror, 2.. perturbed crops of a bank, 1000 + k / 2000 + k the image / mirror with noise draw k.
 Writes bench/results/teacher_views.{json,md}.
@@ -53,7 +54,7 @@ def score(views: list[int], scale: float, jitter: float, model, backbone, sample
     return compute_all(accumulators)
 
 
-def one_seed(work: Path, seed: int) -> dict:
+def one_seed(work: Path, seed: int, teacher: str) -> dict:
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.training.samples import open_samples
     from diff2in1.training.warmup import HeadTraining
@@ -61,7 +62,8 @@ def one_seed(work: Path, seed: int) -> dict:
 
     warmup, _, improve = stage_configs(seed_config(work, 100, seed))
     run = HeadTraining(replace(improve, eval_split="unlabelled", out=str(work / "teacher_views")), work / "teacher_views")
-    model = load_perception(Path(warmup.out) / "checkpoint", which="creation")[0].to(run.backbone.device).eval()
+    folder = Path(warmup.out) if teacher == "warmup" else Path(warmup.out).parent / teacher
+    model = load_perception(folder / "checkpoint", which="creation")[0].to(run.backbone.device).eval()
     samples = open_samples(run.eval_set, in_memory=True)
     out = {}
     for name, (views, scale, jitter) in CANDIDATES.items():
@@ -94,18 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--work", default=str(Path.home() / ".cache" / "diff2in1" / "bench" / "self_improve_v2"))
+    parser.add_argument("--teacher", default="warmup", choices=["warmup", "control"], help="whose θC labels")
     parser.add_argument("--results", default="bench/results")
     args = parser.parse_args(argv)
-    per_seed = {seed: one_seed(Path(args.work), seed) for seed in args.seeds}
+    per_seed = {seed: one_seed(Path(args.work), seed, args.teacher) for seed in args.seeds}
     command = "python bench/teacher_views.py " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {"command": command, "git_commit": COMMIT, "machine": machine(), "split": "val (unlabelled)",
-            "teacher": "warm-up θC (100 labels)", "candidates": {k: list(v) for k, v in CANDIDATES.items()}}
-    write_json(Path(args.results) / "teacher_views.json", {**meta, "seeds": per_seed})
+            "teacher": f"{args.teacher} θC (100 labels)", "candidates": {k: list(v) for k, v in CANDIDATES.items()}}
+    stem = "teacher_views" + ("" if args.teacher == "warmup" else f"-{args.teacher}")
+    write_json(Path(args.results) / f"{stem}.json", {**meta, "seeds": per_seed})
     text = (f"# Teacher views: θC's ensemble targets against the ground truth (validation)\n\n"
-            f"Command: `{command}`; commit `{COMMIT}`; {meta['machine']}. Teacher: each seed's warm-up θC; "
+            f"Command: `{command}`; commit `{COMMIT}`; {meta['machine']}. Teacher: each seed's {args.teacher} θC; "
             f"mean ± std over seeds {args.seeds}; negative is better for errors, positive for mIoU.\n\n"
             f"{table(per_seed)}\n")
-    (Path(args.results) / "teacher_views.md").write_text(text)
+    (Path(args.results) / f"{stem}.md").write_text(text)
     print(text)
     return 0
 
