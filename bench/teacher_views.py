@@ -91,7 +91,7 @@ def table(per_seed: dict[int, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from diff2in1.fileio import write_json
+    from diff2in1.fileio import write_json, write_text
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Command: `{command}`; commit `{COMMIT}`; {meta['machine']}. Teacher: each seed's {args.teacher} θC; "
             f"mean ± std over seeds {args.seeds}; negative is better for errors, positive for mIoU.\n\n"
             f"{table(per_seed)}\n")
-    (Path(args.results) / f"{stem}.md").write_text(text)
+    write_text(Path(args.results) / f"{stem}.md", text)
     print(text)
     return 0
 
