@@ -6,13 +6,14 @@ import argparse
 
 from ..config import add_dataclass_arguments, config_from_args
 from ..creation.config import CreateConfig
+from .announce import announce
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..creation.create import create_dataset
 
     out = create_dataset(config_from_args(CreateConfig, args))
-    print(f"creation done: {out} (meta.json, train/)")
+    announce(f"creation done: {out} (meta.json, train/)")
     return 0
 
 

@@ -6,13 +6,14 @@ import argparse
 
 from ..config import add_dataclass_arguments, config_from_args
 from ..training.configs import ImproveConfig
+from .announce import announce
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..training.improve import train_improve
 
     out = train_improve(config_from_args(ImproveConfig, args))
-    print(f"improve done: checkpoint {out / 'checkpoint'} (θE model + θC creation), metrics {out / 'metrics.json'}")
+    announce(f"improve done: checkpoint {out / 'checkpoint'} (θE model + θC creation), metrics {out / 'metrics.json'}")
     return 0
 
 

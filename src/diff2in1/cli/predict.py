@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from ..config import add_dataclass_arguments, config_from_args, option
+from .announce import announce
 
 
 @dataclass
@@ -22,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = config_from_args(PredictConfig, args)
     count = write_predictions(config)
-    print(f"wrote predictions for {count} images to {config.out}")
+    announce(f"wrote predictions for {count} images to {config.out}")
     return 0
 
 

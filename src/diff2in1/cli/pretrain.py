@@ -6,12 +6,13 @@ import argparse
 
 from ..config import add_dataclass_arguments, config_from_args
 from ..training.configs import PretrainConfig
+from .announce import announce
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..training.pretrain import pretrain
 
-    print(f"exported {pretrain(config_from_args(PretrainConfig, args))}")
+    announce(f"exported {pretrain(config_from_args(PretrainConfig, args))}")
     return 0
 
 

@@ -7,13 +7,15 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from .announce import announce
+
 
 def _run(args: argparse.Namespace) -> int:
     from ..workflow.run import load_run_config, run_pipeline
 
     start = time.time()
     run = run_pipeline(load_run_config(args.config, out=args.out))
-    print(f"run finished in {time.time() - start:.0f} s: {run}/metrics.json, report {run}/report/index.html")
+    announce(f"run finished in {time.time() - start:.0f} s: {run}/metrics.json, report {run}/report/index.html")
     return 0
 
 

@@ -7,6 +7,7 @@ import argparse
 from ..config import add_dataclass_arguments, config_from_args
 from ..tasks import check_tasks
 from ..training.configs import WarmupConfig
+from .announce import announce
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -16,7 +17,7 @@ def _run(args: argparse.Namespace) -> int:
     if config.tasks:  # fail before the backbone loads, naming where the tasks came from
         check_tasks(config.tasks, where="--tasks" if args.tasks else f"{args._config}: tasks")
     out = train_warmup(config)
-    print(f"warm-up done: checkpoint {out / 'checkpoint'}, metrics {out / 'metrics.json'}")
+    announce(f"warm-up done: checkpoint {out / 'checkpoint'}, metrics {out / 'metrics.json'}")
     return 0
 
 
