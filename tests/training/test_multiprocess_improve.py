@@ -9,7 +9,7 @@ from launch_helpers import accelerate_launch, log_rows, log_steps
 from test_kill_resume import run_killed
 
 from diff2in1.cli.main import main
-from diff2in1.fileio import load_tensors
+from diff2in1.fileio import load_tensors, read_json
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,10 @@ def test_two_processes_improve_like_one(warm, tmp_path):
                 for k, v in load_tensors(warm["checkpoint"] / "model.safetensors").items())
     for name in ("model.safetensors", "creation.safetensors"):  # θE and θC
         assert _gap(tmp_path / "one", tmp_path / "two", name) < 1e-4 < moved / 100, name
+    # each process scores its share of the test split; the gathered metrics are those of the whole set
+    one, two = (read_json(tmp_path / run / "metrics.json")["metrics"] for run in ("one", "two"))
+    for head in ("theta_e", "theta_c"):
+        assert two[head]["normal"] == pytest.approx(one[head]["normal"], rel=1e-3), head
 
 
 def test_killed_and_resumed_improve_with_a_sparse_ema_matches_the_straight_run(warm, tmp_path):

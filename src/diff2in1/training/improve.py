@@ -145,7 +145,7 @@ def final_metrics(run: HeadTraining, config: ImproveConfig, bank: ViewBank, mode
     if run.eval_set is None:
         return {}
     store = _store(run, run.eval_set, bank, config)
-    return evaluate_views(models, store, run.num_classes, flip=config.eval_flip)
+    return evaluate_views(models, store, run.num_classes, flip=config.eval_flip, accelerator=run.accelerator)
 
 
 def _target_bank(run: HeadTraining, config: ImproveConfig, pseudo: Pool | None) -> TargetBank | None:
