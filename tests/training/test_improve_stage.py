@@ -107,6 +107,13 @@ def test_unlabelled_photos_are_labelled_by_theta_c(warm):
     assert (out / "checkpoint" / "creation.safetensors").is_file()
 
 
+@pytest.mark.parametrize("storage", ["ram", "disk"])
+def test_a_labelled_folder_as_unlabelled_pool_gives_its_images_only(warm, storage):
+    out = train_improve(_config(warm, f"layout_pool_{storage}", synthetic="", unlabelled=str(warm["rooms"]),
+                                cache_storage=storage))
+    assert (out / "checkpoint" / "creation.safetensors").is_file()
+
+
 def test_pseudo_samples_are_required_for_a_pseudo_batch(warm):
     with pytest.raises(ValueError, match="--synthetic and/or --unlabelled"):
         train_improve(_config(warm, "nothing", synthetic=""))

@@ -105,7 +105,7 @@ def unlabelled_dataset(config: Any, full: Any, excluded: set[int], size: int) ->
         dataset = open_split(config.dataset, config.unlabelled, "train", full.tasks, size)
         dataset = Subset(dataset, range(min(len(dataset), limit or len(dataset))))
     else:
-        dataset = open_split("folder", config.unlabelled, "train", [], size)
+        dataset = open_split("folder", config.unlabelled, "train", None, size)  # labels, if any, dropped below
         dataset = Subset(dataset, range(min(len(dataset), limit or len(dataset))))
     return dataset if truth else ImagesOnly(dataset)
 
