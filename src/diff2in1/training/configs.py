@@ -67,7 +67,8 @@ class WarmupConfig:
     cache_dir: str = option("", "folder of cached features, reused by later runs (empty: none with --cache-storage "
                             "ram, OUT/features with disk)")
     cache_storage: str = option("ram", "where cached features live: ram, or disk (memory-mapped files: RAM does not "
-                                "grow with the data set; processes on one machine share them)", choices=["ram", "disk"])
+                                "grow with the data set; processes on one machine share them; improve then also "
+                                "reads its samples when needed and keeps θC's targets on disk)", choices=["ram", "disk"])
     num_workers: int = option(0, "DataLoader worker processes reading samples (streamed and disk-cached data)")
     log_with: str = option("", "also log to accelerate trackers, comma-separated (tensorboard, wandb, ...; "
                            "empty = log.csv and eval.csv only); files go under the run folder")
