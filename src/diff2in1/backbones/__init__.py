@@ -1,6 +1,6 @@
 """Frozen diffusion models behind one interface (paper, section 1): features for perception, DDIM for creation."""
 
-from .base import DiffusionBackbone
+from .base import FEATURE_TAPS, DiffusionBackbone, tap_layers
 from .embedded import embedded_backbone_path, load_embedded_backbone, verify_embedded_backbone
 from .loading import BACKBONE_KINDS, detect_backbone_kind, load_backbone
 from .pixel import PixelBackbone
@@ -9,6 +9,7 @@ from .text import PromptEncoder
 
 __all__ = [
     "BACKBONE_KINDS",
+    "FEATURE_TAPS",
     "DiffusionBackbone",
     "PixelBackbone",
     "PromptEncoder",
@@ -18,4 +19,5 @@ __all__ = [
     "load_embedded_backbone",
     "verify_embedded_backbone",
     "load_backbone",
+    "tap_layers",
 ]

@@ -313,6 +313,20 @@ class DiffusionBackbone(nn.Module, ABC):
         return fingerprint_modules(self.frozen_modules(), settings)
 
 
+FEATURE_TAPS = ("decoder", "release")
+
+
+def tap_layers(unet: nn.Module, taps: str) -> list[str]:
+    """The UNet blocks whose outputs are the features: ``decoder`` (every up block, this project's default)
+    or ``release`` (every down block, the middle block and every up block, as the official release taps)."""
+    if taps not in FEATURE_TAPS:
+        raise ValueError(f"feature taps '{taps}': choose from {list(FEATURE_TAPS)}")
+    decoder = [f"up_blocks.{i}" for i in range(len(unet.up_blocks))]
+    if taps == "decoder":
+        return decoder
+    return [f"down_blocks.{i}" for i in range(len(unet.down_blocks))] + ["mid_block"] + decoder
+
+
 def _first_tensor(output: Any) -> torch.Tensor:
     """The hidden states in a module's output (a tensor, a tuple starting with one, or a diffusers output)."""
     if isinstance(output, torch.Tensor):

@@ -57,7 +57,7 @@ def open_trained_backbone(folder: str | Path, info: dict[str, Any], backbone: Di
     else:
         source = str(backbone) if backbone is not None else stored_backbone(folder, info)
         kind = spec["kind"] if source != EMBEDDED else "auto"
-        opened = open_backbone(source, kind, device, spec["perception_timestep"])
+        opened = open_backbone(source, kind, device, spec["perception_timestep"], spec.get("feature_taps", "decoder"))
     check_fingerprint(folder, info, opened, source)
     if device is not None or dtype is not None:
         opened = opened.to(device=device, dtype=dtype)

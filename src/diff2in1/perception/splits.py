@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..backbones import DiffusionBackbone, load_backbone, load_embedded_backbone
+from ..backbones import DiffusionBackbone, load_backbone, load_embedded_backbone, tap_layers
 from ..data import open_dataset
 from ..data.readers.resize import resize_sample
 
@@ -16,15 +16,20 @@ EMBEDDED = "embedded"
 
 
 def open_backbone(spec: str, kind: str = "auto", device: torch.device | str | None = None,
-                  timestep: int = 0) -> DiffusionBackbone:
-    """``spec``: 'embedded' (the shipped rooms model), a local diffusers folder, a hub id or a single file."""
+                  timestep: int = 0, taps: str = "decoder") -> DiffusionBackbone:
+    """``spec``: 'embedded' (the shipped rooms model), a local diffusers folder, a hub id or a single file;
+    ``taps``: which UNet blocks give the features (``backbones.tap_layers``)."""
     if spec == EMBEDDED:
-        return load_embedded_backbone(device=device, perception_timestep=timestep)
-    return load_backbone(kind, spec, device=device, perception_timestep=timestep)
+        backbone = load_embedded_backbone(device=device, perception_timestep=timestep)
+    else:
+        backbone = load_backbone(kind, spec, device=device, perception_timestep=timestep)
+    if taps != "decoder":
+        backbone.feature_layers = tap_layers(backbone.unet, taps)
+    return backbone
 
 
-def backbone_info(spec: str, kind: str, backbone: DiffusionBackbone) -> dict[str, Any]:
-    return {"spec": spec, "kind": kind, "fingerprint": backbone.fingerprint(),
+def backbone_info(spec: str, kind: str, backbone: DiffusionBackbone, taps: str = "decoder") -> dict[str, Any]:
+    return {"spec": spec, "kind": kind, "fingerprint": backbone.fingerprint(), "feature_taps": taps,
             "perception_timestep": backbone.perception_timestep, "sample_size": backbone.sample_size}
 
 

@@ -43,6 +43,9 @@ class WarmupConfig:
     backbone: str = option("embedded", "'embedded' (shipped rooms model), a diffusers folder, a hub id or a .safetensors file")
     backbone_kind: str = option("auto", "stable_diffusion, pixel or auto", choices=["auto", "stable_diffusion", "pixel"])
     timestep: int = option(0, "noise timestep of the perception pass (the release uses 0)")
+    feature_taps: str = option("decoder", "UNet blocks whose outputs feed the heads: decoder (every up block) or "
+                               "release (every down block, the middle block and every up block, as the official "
+                               "release); improve and predict take the warm-up's", choices=["decoder", "release"])
     out: str = option("runs/warmup", "run folder: config.yaml, log.csv, eval.csv, checkpoint/, metrics.json")
     num_labelled: int = option(0, "use this many labelled training images (fixed random subset; 0 = all)")
     labelled_seed: int = option(0, "seed choosing the labelled subset (kept apart from --seed so seeds share it)")

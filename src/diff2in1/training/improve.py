@@ -22,7 +22,7 @@ import torch
 from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
-from ..perception.checkpoint import load_perception, save_perception
+from ..perception.checkpoint import load_perception, read_perception_info, save_perception
 from ..perception.splits import unlabelled_subset
 from .configs import RELEASE_PRESET, ImproveConfig
 from .ema import EMA
@@ -45,6 +45,16 @@ def apply_preset(config: ImproveConfig) -> ImproveConfig:
     defaults = ImproveConfig()
     changes = {k: v for k, v in RELEASE_PRESET.items() if getattr(config, k) == getattr(defaults, k)}
     return dataclasses.replace(config, **changes)
+
+
+def with_warmup_taps(config: ImproveConfig) -> ImproveConfig:
+    """The warm-up's feature taps: its heads read those features (an explicit other choice is an error)."""
+    info = read_perception_info(config.warmup)
+    taps = info.get("backbone", {}).get("feature_taps", "decoder")
+    if config.feature_taps not in (taps, ImproveConfig().feature_taps):
+        raise ValueError(f"{Path(config.warmup) / 'perception.json'}: the warm-up's heads read the '{taps}' feature "
+                         f"taps, not '{config.feature_taps}'; drop --feature-taps or warm up with it")
+    return dataclasses.replace(config, feature_taps=taps)
 
 
 def teacher_view_list(config: ImproveConfig) -> list[int]:
@@ -194,7 +204,7 @@ def _start(config: ImproveConfig) -> tuple[HeadTraining, TrainStep, EMA]:
 
 def train_improve(config: ImproveConfig) -> Path:
     """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (creation)."""
-    config = apply_preset(config)
+    config = with_warmup_taps(apply_preset(config))
     run, trainer, ema = _start(config)
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed)
     pools = _pools(run, config, bank)

@@ -44,7 +44,8 @@ class HeadTraining:
     def __init__(self, config: Any, out: Path):
         self.config, self.out = config, out
         self.accelerator = make_accelerator(config, out)
-        self.backbone = open_backbone(config.backbone, config.backbone_kind, self.accelerator.device, config.timestep)
+        self.backbone = open_backbone(config.backbone, config.backbone_kind, self.accelerator.device, config.timestep,
+                                      config.feature_taps)
         size = self.backbone.sample_size
         full = open_split(config.dataset, config.data, "train", config.tasks or None, size)
         self.tasks = check_tasks(config.tasks or full.tasks, where="--tasks")
@@ -87,7 +88,8 @@ class HeadTraining:
 
     def info(self) -> dict[str, Any]:
         return {"tasks": self.tasks, "classes": self.classes, "dataset": self.config.dataset, "data": self.config.data,
-                "backbone": backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone)}
+                "backbone": backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone,
+                                          self.config.feature_taps)}
 
     def evaluate(self, models: dict[str, PerceptionModel]) -> dict[str, dict]:
         """Metrics of ``models`` on the evaluation split; call on every process (they share the work)."""
