@@ -2,7 +2,7 @@
 
 Choices are made on the validation split and reported on test: each arm's head (θE or θC) is the one with
 the lower mean validation normal error over seeds (with flip averaging), and "best" is the arm other than
-the controls and the oracle with the lowest such error.
+the controls and the oracle with the lowest such error paired against the control.
 """
 
 from __future__ import annotations
@@ -82,9 +82,17 @@ HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_p
               "oracle")
 
 
-def best_arm(table: dict) -> str | None:
+def best_arm(table: dict, seeds: dict) -> str | None:
+    """The arm with the lowest validation normal error with flip averaging, paired against the control on
+    the seeds both have (seeds differ by more than arms do, so unpaired means of unequal seed sets mislead)."""
     candidates = [a for a in table if a not in NOT_BEST]
-    return min(candidates, key=lambda a: table[a]["val"]["tta"]["normal.mean"][0]) if candidates else None
+    if not candidates or "control" not in table:
+        return None
+
+    def val_gain(arm: str) -> float:
+        deltas = paired(seeds, arm, "control", (table[arm]["head"], table["control"]["head"]), split="val")
+        return deltas["tta"]["normal.mean"][0]
+    return min(candidates, key=val_gain)
 
 
 def paired(seeds: dict, arm: str, against: str, heads: tuple[str, str], split: str = "test") -> dict:
@@ -121,13 +129,16 @@ def summarise(runs: dict) -> dict:
     for count, seeds in runs.items():
         table = arm_table(seeds)
         entry: dict = {"arms": table, "seeds": sorted(int(s) for s in seeds)}
-        best = best_arm(table)
+        best = best_arm(table, seeds)
         if best and "control" in table:
             heads = (table[best]["head"], table["control"]["head"])
             entry.update(best=best, best_minus_control=paired(seeds, best, "control", heads),
                          oracle_share=oracle_share(table, best))
             if "control16" in table:
                 entry["best_minus_control16"] = paired(seeds, best, "control16", (heads[0], table["control16"]["head"]))
+            if "created_pool" in table and "unlabelled" in table:  # created images against the real ones
+                entry["created_pool_minus_unlabelled"] = paired(
+                    seeds, "created_pool", "unlabelled", (table["created_pool"]["head"], table["unlabelled"]["head"]))
             for arm in table:
                 if arm not in ("control", "warmup"):
                     entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, "control",
@@ -152,6 +163,12 @@ def markdown(summary: dict, meta: dict) -> str:
                 for mode in ("tta", "plain"):
                     cells = [_delta(deltas[mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {arm} | {mode} | " + " | ".join(cells) + " |")
+            for name, against in (("best_minus_control16", "control16"), ("created_pool_minus_unlabelled", None)):
+                if name in entry:
+                    arm, other = (entry["best"], against) if against else ("created_pool", "unlabelled")
+                    for mode in ("tta", "plain"):
+                        cells = [_delta(entry[name][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
+                        lines.append(f"| {arm} − {other} | {mode} | " + " | ".join(cells) + " |")
             lines += ["", f"Share of the oracle's gain recovered by {entry['best']}: " + ", ".join(
                 f"{mode} {key} {value:.0%}" for mode, v in entry.get("oracle_share", {}).items() for key, value in v.items()), ""]
         lines += ["| arm | head | s/step | split | mode | normal mean ° | depth abs_rel | mIoU |",
