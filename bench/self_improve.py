@@ -47,8 +47,10 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     # the image and its mirror only (bench/teacher_views.py: the crops make the warm-up's targets worse)
     "unlabelled_tau": {"synthetic": "", "unlabelled": "{pool}", "semseg_threshold": 0.9},
     "unlabelled_flip": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip"},
+    # every view, the image and its mirror weighted 5:1 over each crop (the diagnostic's one lead)
+    "unlabelled_weighted": {"synthetic": "", "unlabelled": "{pool}", "teacher_flip_weight": 5.0},
 }
-TRIALS = ("unlabelled_tau", "unlabelled_flip")
+TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted")
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 BENCH_IMPROVE = {"steps": STAGE2_STEPS, "views": 6, "unlabelled": "", "unlabelled_limit": 0}
 TEACHER_EVERY = 300  # θC labels the whole pool every 300 steps (its EMA horizon is 500): a CPU budget

@@ -79,7 +79,7 @@ def arm_table(seeds: dict) -> dict:
 
 
 HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "unlabelled", "unlabelled_tau", "unlabelled_flip",
-              "oracle")
+              "unlabelled_weighted", "oracle")
 
 
 def best_arm(table: dict, seeds: dict) -> str | None:

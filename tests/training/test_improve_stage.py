@@ -68,9 +68,9 @@ def test_the_teacher_averages_views_the_student_does_not_see_at_once(warm, monke
     seen = []
     original = improve_module.ensemble_targets
 
-    def recording(model, store, rows, views, size):
+    def recording(model, store, rows, views, size, *rest):
         seen.append(list(views))
-        return original(model, store, rows, views, size)
+        return original(model, store, rows, views, size, *rest)
 
     monkeypatch.setattr(improve_module, "ensemble_targets", recording)
     train_improve(_config(warm, "ensemble"))
@@ -234,3 +234,23 @@ def test_a_disk_target_bank_gives_back_what_a_ram_one_holds(warm):
     for key in ("normal", "probs", "depth", "semseg"):
         assert torch.equal(ram[key], disk[key]), key
     assert all(torch.equal(ram["mask"][t], disk["mask"][t]) for t in ram["mask"])
+
+
+def test_a_flip_weight_leans_the_ensemble_towards_the_image_and_its_mirror(warm):
+    from diff2in1.perception.checkpoint import load_perception
+    from diff2in1.perception.splits import open_backbone, open_split
+    from diff2in1.training.samples import ReadSamples
+    from diff2in1.training.teacher import ensemble_targets
+    from diff2in1.training.view_features import ViewFeatures
+    from diff2in1.training.views import ViewBank
+
+    backbone = open_backbone(str(warm["backbone"]))
+    samples = ReadSamples(open_split("rooms", str(warm["rooms"]), "train", None, backbone.sample_size))
+    store = ViewFeatures(backbone, samples, ViewBank(4))
+    model = load_perception(warm["checkpoint"], which="model")[0]
+    rows, size = torch.arange(4), samples.size
+    flip, views = ensemble_targets(model, store, rows, [0, 1], size), ensemble_targets(model, store, rows, [0, 1, 2, 3], size)
+    leaning = ensemble_targets(model, store, rows, [0, 1, 2, 3], size, flip_weight=1e6)
+    assert not torch.allclose(views["depth"], flip["depth"], atol=1e-4)
+    torch.testing.assert_close(leaning["depth"], flip["depth"], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(leaning["normal"], flip["normal"], atol=1e-3, rtol=1e-3)

@@ -112,6 +112,8 @@ class ImproveConfig(WarmupConfig):
     teacher_views: str = option("all", "views θC averages for its targets: all (every view), flip (image + "
                                 "mirror), clean (the student's own view of the image), noise (the image with "
                                 "another noise draw)", choices=["all", "flip", "clean", "noise"])
+    teacher_flip_weight: float = option(1.0, "weight of the image and its mirror in θC's ensemble against each "
+                                        "perturbed crop (crops are θC's weaker views: bench/teacher_views.py)")
     teacher_every: int = option(1, "θC re-labels the samples without ground truth every N steps (1 = every step, as "
                                 "the release; N > 1 labels the whole pool at once, cheaper, targets up to N steps old)")
     cos_mask: float = option(0.0, "drop pseudo-labelled normal pixels where student and θC agree above this "

@@ -134,7 +134,7 @@ def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step
             bank.refresh(labeller)
         full = bank.get(rows, device)
     else:
-        full = ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size)
+        full = ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size, config.teacher_flip_weight)
     return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask,
                        config.semseg_threshold)
 
@@ -164,7 +164,8 @@ def _target_bank(run: HeadTraining, config: ImproveConfig, pseudo: Pool | None) 
             or config.unlabelled_labels != "theta_c":
         return None
     folder = _bank_folder(run) if config.cache_storage == "disk" else None
-    return TargetBank(pseudo.store, teacher_view_list(config), pseudo.size, folder=folder)
+    return TargetBank(pseudo.store, teacher_view_list(config), pseudo.size, folder=folder,
+                      flip_weight=config.teacher_flip_weight)
 
 
 def _bank_folder(run: HeadTraining) -> Path:

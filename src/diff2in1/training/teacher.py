@@ -20,7 +20,7 @@ from ..heads import PerceptionModel
 from ..tasks import DEPTH, NORMAL, SEMSEG
 from .feature_store import DiskStore, RamStore
 from .view_features import ViewFeatures
-from .views import ViewParams, unwarp_predictions, warp_targets
+from .views import ViewParams, is_unperturbed, unwarp_predictions, warp_targets
 
 
 def soft_predictions(model: PerceptionModel, features: list[torch.Tensor], size: tuple[int, int]) -> dict:
@@ -38,8 +38,9 @@ def soft_predictions(model: PerceptionModel, features: list[torch.Tensor], size:
 
 @torch.no_grad()
 def ensemble_targets(model: PerceptionModel, store: ViewFeatures, indices: torch.Tensor, views: list[int],
-                     size: tuple[int, int]) -> dict:
-    """θC's full-frame targets for images ``indices`` of ``store``, averaged over ``views``."""
+                     size: tuple[int, int], flip_weight: float = 1.0) -> dict:
+    """θC's full-frame targets for images ``indices`` of ``store``, averaged over ``views``; the image and its
+    mirror (any noise draw) count ``flip_weight`` times as much as each perturbed crop."""
     was_training = model.training
     model.eval()
     total: dict[str, torch.Tensor] = {}
@@ -48,6 +49,8 @@ def ensemble_targets(model: PerceptionModel, store: ViewFeatures, indices: torch
         per = torch.full_like(indices, view)
         preds = soft_predictions(model, store.get(indices, per), size)
         back, coverage = unwarp_predictions(preds, store.params(indices, per))
+        if is_unperturbed(view):
+            coverage = coverage * flip_weight
         weight = coverage[:, None]
         for key, value in back.items():
             total[key] = total.get(key, 0) + value * weight
@@ -55,7 +58,7 @@ def ensemble_targets(model: PerceptionModel, store: ViewFeatures, indices: torch
     model.train(was_training)
     assert cover is not None
     mean = {key: value / cover.clamp_min(1e-6)[:, None] for key, value in total.items()}
-    return _targets(mean, cover > 0.5)
+    return _targets(mean, cover > 0.5 * min(1.0, flip_weight))
 
 
 def _targets(mean: dict, covered: torch.Tensor) -> dict:
@@ -92,8 +95,9 @@ class TargetBank:
     """
 
     def __init__(self, store: ViewFeatures, views: list[int], size: tuple[int, int], batch_size: int = 32,
-                 folder: str | Path | None = None):
+                 folder: str | Path | None = None, flip_weight: float = 1.0):
         self.store, self.views, self.size, self.batch_size = store, views, size, batch_size
+        self.flip_weight = flip_weight
         num = len(store.keys)
         self.table = DiskStore(folder, num, 1) if folder else RamStore(num, 1)
         self.layout: list[tuple[str, str | None, torch.dtype]] = []  # (key, task or None, dtype) per level
@@ -102,7 +106,8 @@ class TargetBank:
     def refresh(self, model: PerceptionModel) -> None:
         for start in range(0, len(self.store.keys), self.batch_size):
             rows = torch.arange(start, min(start + self.batch_size, len(self.store.keys)))
-            levels = self._flatten(ensemble_targets(model, self.store, rows, self.views, self.size))
+            levels = self._flatten(ensemble_targets(model, self.store, rows, self.views, self.size,
+                                                    self.flip_weight))
             for row, index in enumerate(rows.tolist()):
                 self.table.write(index, 0, [level[row] for level in levels])
         self.filled = True
