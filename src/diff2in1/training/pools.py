@@ -17,11 +17,11 @@ from ..perception.splits import open_split, to_device
 from .augment import step_generator
 from .samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids
 from .view_features import ViewFeatures
-from .views import ViewBank, ViewParams, apply_view
+from .views import ViewBank, ViewParams
 
 
 class Pool:
-    """One kind of sample; ``draw(size, step)`` gives its rows, views and view-frame images for a step."""
+    """One kind of sample; ``draw(size, step)`` gives the rows of a step and the view each is seen in."""
 
     def __init__(self, name: str, store: ViewFeatures, seed: int, student_views: list[int]):
         if not len(store.samples):
@@ -54,9 +54,6 @@ class Pool:
         choice = torch.randint(0, len(self.student_views), (size,), generator=step_generator(self.seed + 5, step))
         rows, views = rows[part], torch.tensor(self.student_views)[choice][part]
         return rows, views, self.store.params(rows, views)
-
-    def images(self, rows: torch.Tensor, params: ViewParams, device: torch.device) -> torch.Tensor:
-        return apply_view(self.samples.read(rows)["image"].to(device), params)
 
     def labels(self, rows: torch.Tensor, device: torch.device) -> dict[str, Any]:
         return to_device({k: v for k, v in self.samples.read(rows).items() if k not in NOT_LABELS}, device)
