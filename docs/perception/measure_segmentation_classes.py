@@ -1,10 +1,13 @@
 """Why did segmentation with 800 labels score below 100 labels? Per-class IoU of warm-ups on rooms.
 
     python docs/perception/measure_segmentation_classes.py [--labelled 100 800] [--steps 1500 4500]
+    python docs/perception/measure_segmentation_classes.py --bench-seeds 0 1 2 [--labelled 25 100 800]
 
 Warm-ups at the demo's settings (64-wide heads, batch 8, lr 3.57e-4, cosine) with the given label counts
 and step counts, scored on the validation split (250 training images outside the labelled set): mIoU,
-pixel accuracy and the IoU of every class, and each class's share of the labelled pixels. Writes
+pixel accuracy and the IoU of every class, and each class's share of the labelled pixels. With
+--bench-seeds, the warm-ups of bench/self_improve.py (its own labelled subset per seed, 1500 steps) are
+scored instead of training new ones. Writes
 docs/perception/segmentation_classes.{json,md}. Work folder: ~/.cache/diff2in1/docs/segmentation_classes.
 """
 
@@ -48,15 +51,33 @@ def class_scores(run: Path, config) -> dict:
             "pixel_acc": float(hits.sum() / confusion.sum())}
 
 
+def bench_warmups(args: argparse.Namespace) -> dict:
+    """Per-class scores of the benchmark's finished warm-ups, as it configured them (self_improve.seed_config)."""
+    results = {}
+    for labelled in args.labelled:
+        for seed in args.bench_seeds:
+            base = load_run_config(demo_config_path(), out=str(Path(args.bench) / f"L{labelled}" / f"s{seed}"))
+            base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": args.data,
+                                "progress": False})
+            warmup = replace(stage_configs(base)[0], eval_split="unlabelled", cache_dir=str(Path(args.bench) / "features"))
+            if (Path(warmup.out) / "metrics.json").is_file():
+                results[f"L{labelled}_s{seed}"] = class_scores(Path(warmup.out), warmup)
+                print(labelled, seed, results[f"L{labelled}_s{seed}"], flush=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labelled", type=int, nargs="+", default=[100, 800])
     parser.add_argument("--steps", type=int, nargs="+", default=[1500, 4500])
     parser.add_argument("--work", default=str(Path.home() / ".cache/diff2in1/docs/segmentation_classes"))
-    parser.add_argument("--data", default=str(Path.home() / ".cache/diff2in1/bench/self_improve_v2/rooms"))
+    parser.add_argument("--bench", default=str(Path.home() / ".cache/diff2in1/bench/self_improve_v2"))
+    parser.add_argument("--bench-seeds", type=int, nargs="*", default=[],
+                        help="score the benchmark's warm-ups of these seeds (bench/self_improve.py) instead")
     args = parser.parse_args(argv)
-    results = {}
-    for labelled in args.labelled:
+    args.data = str(Path(args.bench) / "rooms")
+    results = bench_warmups(args) if args.bench_seeds else {}
+    for labelled in [] if args.bench_seeds else args.labelled:
         for steps in args.steps:
             base = load_run_config(demo_config_path(), out=str(Path(args.work) / f"L{labelled}_steps{steps}"))
             base.shared.update({"num_labelled": labelled, "data": args.data, "progress": False})
