@@ -55,7 +55,7 @@ ARMS = {  # in the order they run: the comparisons that matter most first
 }
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau")
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
-# Features are read from the shared folder on disk: seeds running side by side share one copy in the page
+# Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page
 # cache instead of each holding ~4 GB. The 100-label runs made before this ran with "ram": both storages
 # train the same heads (tests/training/test_improve_stage.py).
 BENCH_IMPROVE = {"steps": STAGE2_STEPS, "views": 6, "unlabelled": "", "unlabelled_limit": 0, "cache_storage": "disk"}
@@ -122,7 +122,7 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
     _, pool = make_data(work, base.rooms)
     warmup, create, improve = stage_configs(base)
     features = str(work / "features")  # a frozen backbone's features depend only on the image and view
-    warmup = replace(warmup, cache_dir=features)
+    warmup = replace(warmup, cache_dir=features, cache_storage=BENCH_IMPROVE["cache_storage"])
     if not (Path(warmup.out) / "metrics.json").is_file():
         record_made_by(Path(warmup.out))
         train_warmup(warmup)
