@@ -46,7 +46,7 @@ import torch
 from diff2in1.backbones import DiffusionBackbone
 from diff2in1.config import add_dataclass_arguments, config_from_args, option
 from diff2in1.creation import create_batch
-from diff2in1.fileio import write_json, write_text
+from diff2in1.fileio import read_json, write_json, write_text
 from diff2in1.heads import PerceptionModel
 from diff2in1.perception.ddim import denoising_timesteps
 from diff2in1.perception.splits import features_of
@@ -77,6 +77,8 @@ class SpeedConfig:
     compile: bool = option(False, "torch.compile the heads and the UNet's blocks outside the feature hooks")
     sections: list[str] = option(list(SECTIONS), f"what to measure, of {SECTIONS}")
     out: str = option("bench/results", "folder of speed-<device>[-<size>].json and .md")
+    update: bool = option(False, "replace only the figures of --sections in an existing result file; the other "
+                          "sections keep theirs and who made them (sections_made_by)")
     seed: int = option(0, "seed of the random images, labels and weights")
     threads: int = option(0, "torch intra-op threads (0 = torch's default); on a CPU shared with other jobs, 1 "
                           "avoids threads spin-waiting at every op for a descheduled sibling")
@@ -222,6 +224,26 @@ def describe(config: SpeedConfig, bench: Bench, backbone: DiffusionBackbone, res
     }
 
 
+PROVENANCE = ("command", "git_commit", "date", "threads", "load_average_1min", "config")
+
+
+def made_by(results: dict[str, Any]) -> dict[str, Any]:
+    return {key: results[key] for key in PROVENANCE if key in results}
+
+
+def updated(previous: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """``previous`` with the figures of the sections run now replaced by ``results``'; every section keeps the
+    command, commit and settings of the run that measured it (a file from before this record: its own)."""
+    sections = previous.get("sections_made_by") or {name: made_by(previous) for name in previous["config"]["sections"]}
+    merged = {**previous, **results}
+    for key in ("timings_s", "peak_memory_mb_by_section"):
+        merged[key] = {**previous.get(key, {}), **results[key]}
+    merged["peak_memory_mb"] = max(merged["peak_memory_mb_by_section"].values(), default=0.0)
+    merged["breakdown"] = breakdown(merged)
+    merged["sections_made_by"] = {**sections, **results["sections_made_by"]}
+    return merged
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_arguments(parser, SpeedConfig)
@@ -236,10 +258,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     commit = git_commit()  # the code that runs is the code at the start; the tree may change during a long run
     results, backbone = measure(config, bench)
     results = describe(config, bench, backbone, results, load_before, commit)
+    results["sections_made_by"] = {name: made_by(results) for name in config.sections}
     stem = f"speed-{device_tag(bench.device)}" + ("" if config.size == "embedded" else f"-{config.size}")
-    write_json(Path(config.out) / f"{stem}.json", results)
+    target = Path(config.out) / f"{stem}.json"
+    if config.update and target.is_file():
+        results = updated(read_json(target), results)
+    write_json(target, results)
     text = table(results)
     header = f"`{results['command']}`\n\ngit commit {results['git_commit']}, {results['machine']}"
+    if len({(m["command"], m["git_commit"]) for m in results["sections_made_by"].values()}) > 1:
+        header += "\n\nSections made by separate runs:\n" + "\n".join(
+            f"- {name}: `{m['command']}` at {m['git_commit'][:10]}, {m['date']}"
+            for name, m in results["sections_made_by"].items())
     write_text(Path(config.out) / f"{stem}.md", f"# {stem}\n\n{header}\n\n{text}")
     print(text)
     return results
