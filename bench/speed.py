@@ -264,15 +264,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if config.update and target.is_file():
         results = updated(read_json(target), results)
     write_json(target, results)
+    print(write_markdown(results, target.with_suffix(".md")))
+    return results
+
+
+def write_markdown(results: dict[str, Any], target: Path) -> str:
+    """The result file as a table, headed by how it was made (each section's run when they differ)."""
     text = table(results)
     header = f"`{results['command']}`\n\ngit commit {results['git_commit']}, {results['machine']}"
-    if len({(m["command"], m["git_commit"]) for m in results["sections_made_by"].values()}) > 1:
+    if len({(m["command"], m["git_commit"]) for m in results.get("sections_made_by", {}).values()}) > 1:
         header += "\n\nSections made by separate runs:\n" + "\n".join(
-            f"- {name}: `{m['command']}` at {m['git_commit'][:10]}, {m['date']}"
+            f"- {name}: `{m['command']}` at git commit {m['git_commit']}, {m['date']}"
             for name, m in results["sections_made_by"].items())
-    write_text(Path(config.out) / f"{stem}.md", f"# {stem}\n\n{header}\n\n{text}")
-    print(text)
-    return results
+    write_text(target, f"# {target.stem}\n\n{header}\n\n{text}")
+    return text
 
 
 if __name__ == "__main__":
