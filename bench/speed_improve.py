@@ -33,7 +33,8 @@ VARIANTS = {"control": {"pseudo_batch_size": 0}, "views": {}, "release": {"prese
 def _pools(backbone: DiffusionBackbone, config: ImproveConfig, real: dict, pseudo: dict, cached: bool):
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed)
     views = student_views(config.views)
-    stores = [ViewFeatures(backbone, HeldSamples(b), bank, store=cached) for b in (real, pseudo)]
+    stores = [ViewFeatures(backbone, HeldSamples(b), bank, store=cached, batch_size=config.unet_batch_size)
+              for b in (real, pseudo)]
     if cached:
         stores[0].fill(views)
         stores[1].fill(sorted(set(views) | set(teacher_view_list(config))))
@@ -55,7 +56,7 @@ def bench_improve(bench: Any, backbone: DiffusionBackbone, items: list[dict[str,
     runs, counts = {}, {}
     for name, overrides in VARIANTS.items():
         improve = apply_preset(ImproveConfig(**{"batch_size": half, "pseudo_batch_size": half, "seed": config.seed,
-                                                **overrides}))
+                                                "unet_batch_size": config.batch_size, **overrides}))
         if name == "control":
             improve = replace(improve, batch_size=config.batch_size)
         for cached in (False, True):

@@ -254,3 +254,31 @@ def test_a_flip_weight_leans_the_ensemble_towards_the_image_and_its_mirror(warm)
     assert not torch.allclose(views["depth"], flip["depth"], atol=1e-4)
     torch.testing.assert_close(leaning["depth"], flip["depth"], atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(leaning["normal"], flip["normal"], atol=1e-3, rtol=1e-3)
+
+
+def test_unet_passes_hold_at_most_unet_batch_size_images_and_give_the_same_features(warm):
+    from diff2in1.data import open_dataset
+    from diff2in1.perception.splits import open_backbone
+    from diff2in1.training.pools import make_store
+    from diff2in1.training.samples import open_samples
+    from diff2in1.training.views import ViewBank
+
+    backbone = open_backbone(str(warm["backbone"]))
+    sizes = []
+    original = backbone.extract_features
+
+    def counting(images, **kw):
+        sizes.append(len(images))
+        return original(images, **kw)
+
+    backbone.extract_features = counting
+    samples = open_samples(open_dataset("rooms", str(warm["rooms"]), "train"), in_memory=True)
+    features = []
+    for chunk in (3, 64):
+        store = make_store(backbone, samples, ViewBank(3, 0.7, 0.2, 0), _config(warm, "chunks", unet_batch_size=chunk,
+                                                                                cache_features=False))
+        rows = torch.arange(len(samples)).repeat_interleave(3)
+        features.append(store.get(rows, torch.arange(3).repeat(len(samples))))
+    assert max(sizes[:-1]) == 3 and sizes[-1] == 3 * len(samples)
+    for a, b in zip(*features):  # entries are kept in float16: batching may move them by one of its steps
+        torch.testing.assert_close(a, b, rtol=2e-3, atol=1e-3)

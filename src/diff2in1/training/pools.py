@@ -66,7 +66,8 @@ def student_views(num_views: int) -> list[int]:
 
 def make_store(backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples, bank: ViewBank,
                config: Any) -> ViewFeatures:
-    return ViewFeatures(backbone, samples, bank, folder=config.cache_dir or None, store=config.cache_features)
+    return ViewFeatures(backbone, samples, bank, folder=config.cache_dir or None, store=config.cache_features,
+                        batch_size=config.unet_batch_size)
 
 
 def created_dataset(config: Any, tasks: list[str], size: int, labelled_ids: set[str],

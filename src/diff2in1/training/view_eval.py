@@ -38,9 +38,10 @@ def evaluate_views(models: dict[str, PerceptionModel], store: ViewFeatures, num_
     if many:
         loader = accelerator.prepare_data_loader(loader, device_placement=False)
     for rows in loader:
-        truth = _ground_truth(to_device(samples.read(rows.cpu()), store.backbone.device))
-        clean = store.get(rows.cpu(), torch.full_like(rows.cpu(), CLEAN))
-        mirror = store.get(rows.cpu(), torch.full_like(rows.cpu(), MIRROR)) if flip else None
+        rows = rows.cpu()  # a prepared loader may have moved them
+        truth = _ground_truth(to_device(samples.read(rows), store.backbone.device))
+        clean = store.get(rows, torch.full_like(rows, CLEAN))
+        mirror = store.get(rows, torch.full_like(rows, MIRROR)) if flip else None
         for name, model in models.items():
             preds = model(clean, samples.size)
             scored = {name: model.predictions_for_metrics(preds)}

@@ -35,7 +35,7 @@ class ViewFeatures:
     """Features of views of a fixed set of samples (``samples.py``), looked up by (row, view)."""
 
     def __init__(self, backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples, bank: ViewBank,
-                 folder: str | Path | None = None, store: bool = True, batch_size: int = 32):
+                 folder: str | Path | None = None, store: bool = True, batch_size: int = 8):
         self.backbone, self.samples, self.bank, self.batch_size = backbone, samples, bank, batch_size
         self.keys = sample_keys(backbone, samples)
         self.folder = Path(folder) if folder else None
