@@ -115,7 +115,7 @@ class ImproveConfig(WarmupConfig):
     teacher_flip_weight: float = option(1.0, "weight of the image and its mirror in θC's ensemble against each "
                                         "perturbed crop (crops are θC's weaker views: bench/teacher_views.py)")
     unet_batch_size: int = option(8, "images per frozen-UNet pass when views' features are computed (θC's ensemble, "
-                                  "evaluation): bounds a pass's memory, several GB per image at Stable Diffusion size")
+                                  "evaluation): bounds a pass's memory, which at Stable Diffusion size grows by GBs per image")
     teacher_every: int = option(1, "θC re-labels the samples without ground truth every N steps (1 = every step, as "
                                 "the release; N > 1 labels the whole pool at once, cheaper, targets up to N steps old)")
     cos_mask: float = option(0.0, "drop pseudo-labelled normal pixels where student and θC agree above this "
