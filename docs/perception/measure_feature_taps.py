@@ -20,11 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from self_improve import COMMIT, machine, score_arm, seed_config  # noqa: E402
-
 from diff2in1.fileio import read_json, write_json, write_text  # noqa: E402
 from diff2in1.training.warmup import train_warmup  # noqa: E402
 from diff2in1.workflow.run import stage_configs  # noqa: E402
+from self_improve import COMMIT, machine, score_arm, seed_config  # noqa: E402
 
 HEADLINE = (("normal", "mean"), ("depth", "abs_rel"), ("semseg", "miou"))
 OUT = Path(__file__).resolve().parent

@@ -2,23 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-import pytest
-
-SPEED = Path(__file__).resolve().parents[2] / "bench" / "speed.py"
-
-
-@pytest.fixture(scope="module")
-def speed():
-    spec = importlib.util.spec_from_file_location("bench_speed_update", SPEED)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
 
 def result(commit: str, sections: list[str], **figures) -> dict:
     return {"command": f"speed.py at {commit}", "git_commit": commit, "date": "d", "threads": 2,
