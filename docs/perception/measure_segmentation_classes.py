@@ -1,13 +1,14 @@
 """Why did segmentation with 800 labels score below 100 labels? Per-class IoU of warm-ups on rooms.
 
     python docs/perception/measure_segmentation_classes.py [--labelled 100 800] [--steps 1500 4500]
-    python docs/perception/measure_segmentation_classes.py --bench-seeds 0 1 2 [--labelled 25 100 800]
+    python docs/perception/measure_segmentation_classes.py --bench-seeds 0 1 2 [--labelled 25 100 800] \
+        [--train-labelled 800 --steps 4500]
 
 Warm-ups at the demo's settings (64-wide heads, batch 8, lr 3.57e-4, cosine) with the given label counts
 and step counts, scored on the validation split (250 training images outside the labelled set): mIoU,
 pixel accuracy and the IoU of every class, and each class's share of the labelled pixels. With
 --bench-seeds, the warm-ups of bench/self_improve.py (its own labelled subset per seed, 1500 steps) are
-scored instead of training new ones. Writes
+scored, and warm-ups are trained only for --train-labelled (their features read from the bench's folder). Writes
 docs/perception/segmentation_classes.{json,md}. Work folder: ~/.cache/diff2in1/docs/segmentation_classes.
 """
 
@@ -74,15 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", default=str(Path.home() / ".cache/diff2in1/bench/self_improve_v2"))
     parser.add_argument("--bench-seeds", type=int, nargs="*", default=[],
                         help="score the benchmark's warm-ups of these seeds (bench/self_improve.py) instead")
+    parser.add_argument("--train-labelled", type=int, nargs="*", default=None,
+                        help="label counts to train warm-ups for (default: --labelled, none with --bench-seeds)")
     args = parser.parse_args(argv)
     args.data = str(Path(args.bench) / "rooms")
     results = bench_warmups(args) if args.bench_seeds else {}
-    for labelled in [] if args.bench_seeds else args.labelled:
+    train = args.train_labelled if args.train_labelled is not None else ([] if args.bench_seeds else args.labelled)
+    features = {"cache_dir": str(Path(args.bench) / "features"), "cache_storage": "disk"} if args.bench_seeds else \
+        {"cache_dir": str(Path(args.work).parent / "features")}
+    for labelled in train:
         for steps in args.steps:
             base = load_run_config(demo_config_path(), out=str(Path(args.work) / f"L{labelled}_steps{steps}"))
             base.shared.update({"num_labelled": labelled, "data": args.data, "progress": False})
-            warmup = replace(stage_configs(base)[0], steps=steps, eval_split="unlabelled",
-                             cache_dir=str(Path(args.work).parent / "features"))
+            warmup = replace(stage_configs(base)[0], steps=steps, eval_split="unlabelled", **features)
             if not (Path(warmup.out) / "metrics.json").is_file():
                 train_warmup(warmup)
             results[f"L{labelled}_steps{steps}"] = class_scores(Path(warmup.out), warmup)
