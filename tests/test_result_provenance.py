@@ -44,3 +44,10 @@ def test_the_manifest_lists_only_files_that_exist():
     listed = json.loads(MANIFEST.read_text())["files"]
     gone = sorted(name for name in listed if not (ROOT / name).is_file())
     assert not gone, f"{MANIFEST.relative_to(ROOT)} lists files that do not exist: {gone}"
+
+
+def test_the_manifest_does_not_speak_for_files_that_describe_themselves():
+    listed = json.loads(MANIFEST.read_text())["files"]
+    stale = sorted(name for name in listed if _self_described(ROOT / name)
+                   or (name.endswith(".md") and _self_described((ROOT / name).with_suffix(".json"))))
+    assert not stale, f"{MANIFEST.relative_to(ROOT)} describes files that record their own provenance: {stale}"
