@@ -15,6 +15,8 @@ docs/perception/segmentation_classes.{json,md}. Work folder: ~/.cache/diff2in1/d
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import subprocess
 import sys
 from dataclasses import replace
@@ -31,6 +33,10 @@ from diff2in1.perception.splits import features_of, to_device
 from diff2in1.training.sources import load_all
 from diff2in1.training.warmup import HeadTraining, train_warmup
 from diff2in1.workflow.run import load_run_config, stage_configs
+
+
+def machine() -> str:
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.python_version()}"
 
 
 def class_scores(run: Path, config) -> dict:
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-labelled", type=int, nargs="*", default=None,
                         help="label counts to train warm-ups for (default: --labelled, none with --bench-seeds)")
     args = parser.parse_args(argv)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent,
+                            check=False).stdout.strip()  # the code that runs: read before the long part
     args.data = str(Path(args.bench) / "rooms")
     results = bench_warmups(args) if args.bench_seeds else {}
     train = args.train_labelled if args.train_labelled is not None else ([] if args.bench_seeds else args.labelled)
@@ -92,11 +100,11 @@ def main(argv: list[str] | None = None) -> int:
                 train_warmup(warmup)
             results[f"L{labelled}_steps{steps}"] = class_scores(Path(warmup.out), warmup)
             print(labelled, steps, results[f"L{labelled}_steps{steps}"], flush=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = Path(__file__).parent
     command = "python docs/perception/measure_segmentation_classes.py " + " ".join(argv or sys.argv[1:])
-    write_json(out / "segmentation_classes.json", {"command": command, "git_commit": commit, "results": results})
-    lines = [f"# Segmentation per class (validation split)\n\nCommand: `{command}`; commit `{commit}`.\n",
+    write_json(out / "segmentation_classes.json", {"command": command, "git_commit": commit, "machine": machine(),
+                                                   "results": results})
+    lines = [f"# Segmentation per class (validation split)\n\nCommand: `{command}`; commit `{commit}`; {machine()}.\n",
              "| run | mIoU | pixel acc | " + " | ".join(CLASSES) + " |", "|---|---|---|" + "---|" * len(CLASSES)]
     for name, r in results.items():
         cells = [f"{r['iou'][c]:.3f} ({r['train_share'][c]:.1%})" if r["iou"][c] is not None else "–" for c in CLASSES]
