@@ -15,9 +15,6 @@ docs/perception/segmentation_classes.{json,md}. Work folder: ~/.cache/diff2in1/d
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -34,9 +31,8 @@ from diff2in1.training.sources import load_all
 from diff2in1.training.warmup import HeadTraining, train_warmup
 from diff2in1.workflow.run import load_run_config, stage_configs
 
-
-def machine() -> str:
-    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.python_version()}"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from self_improve import COMMIT, machine, seed_config  # noqa: E402
 
 
 def class_scores(run: Path, config) -> dict:
@@ -63,10 +59,8 @@ def bench_warmups(args: argparse.Namespace) -> dict:
     results = {}
     for labelled in args.labelled:
         for seed in args.bench_seeds:
-            base = load_run_config(demo_config_path(), out=str(Path(args.bench) / f"L{labelled}" / f"s{seed}"))
-            base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": args.data,
-                                "progress": False})
-            warmup = replace(stage_configs(base)[0], eval_split="unlabelled", cache_dir=str(Path(args.bench) / "features"))
+            warmup = replace(stage_configs(seed_config(Path(args.bench), labelled, seed))[0],
+                             cache_dir=str(Path(args.bench) / "features"))
             if (Path(warmup.out) / "metrics.json").is_file():
                 results[f"L{labelled}_s{seed}"] = class_scores(Path(warmup.out), warmup)
                 print(labelled, seed, results[f"L{labelled}_s{seed}"], flush=True)
@@ -84,8 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-labelled", type=int, nargs="*", default=None,
                         help="label counts to train warm-ups for (default: --labelled, none with --bench-seeds)")
     args = parser.parse_args(argv)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent,
-                            check=False).stdout.strip()  # the code that runs: read before the long part
     args.data = str(Path(args.bench) / "rooms")
     results = bench_warmups(args) if args.bench_seeds else {}
     train = args.train_labelled if args.train_labelled is not None else ([] if args.bench_seeds else args.labelled)
@@ -102,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             print(labelled, steps, results[f"L{labelled}_steps{steps}"], flush=True)
     out = Path(__file__).parent
     command = "python docs/perception/measure_segmentation_classes.py " + " ".join(argv or sys.argv[1:])
-    write_json(out / "segmentation_classes.json", {"command": command, "git_commit": commit, "machine": machine(),
+    write_json(out / "segmentation_classes.json", {"command": command, "git_commit": COMMIT, "machine": machine(),
                                                    "results": results})
-    lines = [f"# Segmentation per class (validation split)\n\nCommand: `{command}`; commit `{commit}`; {machine()}.\n",
+    lines = [f"# Segmentation per class (validation split)\n\nCommand: `{command}`; commit `{COMMIT}`; {machine()}.\n",
              "| run | mIoU | pixel acc | " + " | ".join(CLASSES) + " |", "|---|---|---|" + "---|" * len(CLASSES)]
     for name, r in results.items():
         cells = [f"{r['iou'][c]:.3f} ({r['train_share'][c]:.1%})" if r["iou"][c] is not None else "–" for c in CLASSES]
