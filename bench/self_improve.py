@@ -16,6 +16,9 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
 Every arm's θE and θC are scored on the validation split (250 training images outside the labelled set) and
 on test, each with and without flip averaging. Choices (which arm is "best", which head) use validation.
 Results: bench/results/self_improve.{json,md}; per-run values in bench/results/self_improve_runs.json.
+self_improve_runs.json is also the record that outlives the work folder: a new machine's runs join the ones it
+holds, a seed's stored arms only where that seed's new warm-up scores as the stored one did (else they are
+kept aside under runs_left_out), so that every paired difference still starts from one warm-up.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import read_json, write_json
 from diff2in1.workflow.run import load_run_config, stage_configs
-from self_improve_tables import collect, write_demo_spread, write_tables
+from self_improve_tables import collect, merge_stored, write_demo_spread, write_tables
 
 POOL_SIZE = 500
 STAGE2_STEPS = 1500  # 3x the EMA horizon 1 / (1 - 0.998) and as long as the warm-up
@@ -190,6 +193,34 @@ def made_by(work: Path, args: argparse.Namespace) -> dict:
     return out
 
 
+def write_results(work: Path, args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Tables of the work folder's runs and of those the results file already holds (the work folder may be
+    a new machine's, with only some of them)."""
+    runs_file = Path(args.results) / "self_improve_runs.json"
+    stored = read_json(runs_file) if runs_file.is_file() else {}
+    runs, kept, dropped = merge_stored(collect(work, args.labelled, args.seeds, ["warmup", *ARMS]), stored.get("runs", {}))
+    if dropped:
+        print(f"{runs_file}: not pairable with this work folder's warm-ups, kept aside under runs_left_out: "
+              f"{', '.join(dropped)}", file=sys.stderr)
+    runs_made_by = made_by(work, args)
+    earlier = stored.get("runs_made_by", {})
+    runs_made_by.update({run: earlier[run] for run in kept if run in earlier})  # the commit each was trained at
+    meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY,
+            "pool_size": POOL_SIZE, "settings": demo_config_path().name, "work": str(work),
+            "runs_made_by": runs_made_by, "runs_from_earlier_results": kept}
+    left_out = {**stored.get("runs_left_out", {}), **{run: _stored_run(stored["runs"], run) for run in dropped}}
+    write_json(runs_file, {**meta, "runs": runs, **({"runs_left_out": left_out} if left_out else {})})
+    write_tables(runs, Path(args.results), meta)
+    # The demo's report colours a change against the control only beyond this spread.
+    write_demo_spread(runs, DEMO_ARM, Path(__file__).parents[1] / "src/diff2in1/report/demo_spread.json", meta)
+
+
+def _stored_run(runs: dict, run: str) -> dict:
+    count, seed, arm = run.split("/")
+    return runs[count.removeprefix("L")][seed.removeprefix("s")][arm]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labelled", type=int, nargs="+", default=[100])
@@ -212,14 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"unknown arms {unknown}; known: {sorted(ARMS)}")
             for seed in args.seeds:
                 one_seed(work, labelled, seed, arms)
-    runs = collect(work, args.labelled, args.seeds, ["warmup", *ARMS])
-    meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY, "pool_size": POOL_SIZE,
-            "settings": demo_config_path().name, "work": str(work), "runs_made_by": made_by(work, args)}
-    write_json(Path(args.results) / "self_improve_runs.json", {**meta, "runs": runs})
-    write_tables(runs, Path(args.results), meta)
-    # The demo's report colours a change against the control only beyond this spread.
-    write_demo_spread(runs, DEMO_ARM, Path(__file__).parents[1] / "src/diff2in1/report/demo_spread.json", meta)
+    write_results(work, args, argv)
     return 0
 
 

@@ -32,6 +32,47 @@ def collect(work: Path, labelled: list[int], seeds: list[int], arms: list[str]) 
     return runs
 
 
+def same_scores(a: dict, b: dict, rel_tol: float = 1e-4) -> bool:
+    """Two runs' scores agree on every split, head, task and metric (float noise aside)."""
+    import math
+
+    def leaves(tree: dict, prefix: str = "") -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                out.update(leaves(value, f"{prefix}{key}/"))
+            elif isinstance(value, (int, float)) and key != "seconds_per_step":
+                out[prefix + key] = float(value)
+        return out
+    left, right = leaves({k: a.get(k, {}) for k in ("val", "test")}), leaves({k: b.get(k, {}) for k in ("val", "test")})
+    return left.keys() == right.keys() and all(math.isclose(left[k], right[k], rel_tol=rel_tol, abs_tol=1e-6)
+                                               for k in left)
+
+
+def merge_stored(runs: dict, stored: dict) -> tuple[dict, list[str], list[str]]:
+    """The work folder's runs, completed by the runs an earlier results file recorded.
+
+    The results file outlives the work folder (a new machine starts with an empty one). A stored run of a
+    seed is kept where the work folder has no run of that arm, and only if the work folder has no run of that
+    seed or a warm-up that scores as the stored warm-up did: arms are paired by seed, so they must all
+    start from the same warm-up. Returns (runs, kept as "L/seed/arm", dropped likewise)."""
+    merged = {count: {seed: dict(arms) for seed, arms in seeds.items()} for count, seeds in runs.items()}
+    kept, dropped = [], []
+    for count, seeds in stored.items():
+        for seed, arms in seeds.items():
+            fresh = merged.setdefault(count, {}).setdefault(seed, {})
+            pairable = not fresh or ("warmup" in fresh and "warmup" in arms and same_scores(fresh["warmup"], arms["warmup"]))
+            for arm, scores in arms.items():
+                if arm in fresh:
+                    continue
+                (kept if pairable else dropped).append(f"L{count}/s{seed}/{arm}")
+                if pairable:
+                    fresh[arm] = scores
+            if not fresh:
+                del merged[count][seed]
+    return merged, kept, dropped
+
+
 def _seconds_per_step(log: Path) -> float | None:
     """Wall seconds per training step of a run (its log's last row; the machine was shared, so a rough figure)."""
     import csv
