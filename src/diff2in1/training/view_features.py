@@ -1,22 +1,23 @@
 """Frozen-backbone features of (image, view) pairs, computed once and kept in memory or in a folder.
 
 An entry is one view of one image (see ``views.py``); its features depend only on the image, the view's
-settings, the backbone and the perception timestep, so they are stored under a key made of those. With a
-folder, each entry is a small safetensors file written atomically: several processes (benchmark seeds,
-ranks of one run) can share the folder, the operating system's page cache holds what is hot, and a
-process's memory does not grow with the data set. Without a folder, entries stay in memory.
+settings, the backbone and the perception timestep. Entries live in one table per view of the sample set
+(``feature_store``): in RAM, or with a folder, in memory-mapped files under
+``folder/views/<digest of the set's keys and the view's tag>/``. Several processes (benchmark seeds, ranks
+of one run) share those files, the operating system's page cache holds what is hot, and a process's memory
+does not grow with the data set.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ..backbones import DiffusionBackbone
-from ..fileio import load_tensors, save_tensors
 from .feature_cache import entry_key
+from .feature_store import DiskStore, RamStore
 from .samples import HeldSamples, ReadSamples
 from .views import ViewBank, ViewParams, apply_view
 
@@ -40,7 +41,7 @@ class ViewFeatures:
         self.keys = sample_keys(backbone, samples)
         self.folder = Path(folder) if folder else None
         self.store = store  # False: compute on every request (an uncached run)
-        self.memory: dict[tuple[int, int], list[torch.Tensor]] = {}
+        self.tables: dict[int, RamStore | DiskStore] = {}
         self.computed = 0  # UNet passes run, one per entry
 
     def params(self, indices: torch.Tensor, views: torch.Tensor) -> ViewParams:
@@ -48,19 +49,18 @@ class ViewFeatures:
         parts = [self.bank.params([self.keys[i]], v) for i, v in zip(indices.tolist(), views.tolist())]
         return ViewParams.stack(parts)
 
-    def _path(self, index: int, view: int) -> Path | None:
-        if self.folder is None:
-            return None
-        return self.folder / f"{self.keys[index]}-{self.bank.tag(view)}.safetensors"
+    def _table(self, view: int) -> RamStore | DiskStore:
+        """The entries of every sample in view ``view``, one per row."""
+        if view not in self.tables:
+            if self.folder is None:
+                self.tables[view] = RamStore(len(self.keys), 1)
+            else:
+                digest = hashlib.sha256(f"{self.bank.tag(view)}:{','.join(self.keys)}".encode()).hexdigest()[:20]
+                self.tables[view] = DiskStore(self.folder / "views" / digest, len(self.keys), 1)
+        return self.tables[view]
 
-    def _lookup(self, index: int, view: int) -> list[torch.Tensor] | None:
-        if (index, view) in self.memory:
-            return self.memory[index, view]
-        path = self._path(index, view)
-        if self.store and path is not None and path.is_file():
-            tensors = load_tensors(path)
-            return [tensors[f"level{j}"] for j in range(len(tensors))]
-        return None
+    def _held(self, index: int, view: int) -> bool:
+        return self.store and self._table(view).done(index, 0)
 
     def _compute(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], list[torch.Tensor]]:
         found: dict[tuple[int, int], list[torch.Tensor]] = {}
@@ -74,26 +74,28 @@ class ViewFeatures:
             generators = [torch.Generator().manual_seed(seed) for seed in params.noise_seeds]
             features = self.backbone.extract_features(images * 2 - 1, captions=captions, generator=generators)
             self.computed += len(chunk)
-            for row, pair in enumerate(chunk):
+            for row, (index, view) in enumerate(chunk):
                 levels = [f[row].to(torch.float16).cpu() for f in features]
-                found[pair] = levels
+                found[index, view] = levels
                 if self.store:
-                    self._keep(pair, levels)
+                    self._table(view).write(index, 0, levels)
         return found
 
-    def _keep(self, pair: tuple[int, int], levels: list[torch.Tensor]) -> None:
-        path = self._path(*pair)
-        if path is None:
-            self.memory[pair] = levels
-        else:
-            save_tensors(path, {f"level{j}": t for j, t in enumerate(levels)})
+    def _read(self, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], list[torch.Tensor]]:
+        """Held entries, one table read per view."""
+        out: dict[tuple[int, int], list[torch.Tensor]] = {}
+        for view in {v for _, v in pairs}:
+            rows = sorted(i for i, v in pairs if v == view)
+            levels = self._table(view).read(torch.tensor(rows), torch.zeros(len(rows), dtype=torch.long))
+            out.update({(i, view): [level[k] for level in levels] for k, i in enumerate(rows)})
+        return out
 
     def get(self, indices: torch.Tensor, views: torch.Tensor, device: torch.device | None = None) -> list[torch.Tensor]:
         """Features (float32, on ``device``) of images ``indices`` (B,) in views ``views`` (B,)."""
         pairs = list(zip(indices.tolist(), views.tolist()))
-        held: dict[tuple[int, int], Any] = {p: self._lookup(*p) for p in set(pairs)}
-        missing = sorted(p for p, v in held.items() if v is None)
-        held.update(self._compute(missing))
+        missing = sorted(p for p in set(pairs) if not self._held(*p))
+        held = self._compute(missing)
+        held.update(self._read(set(pairs) - set(held)))
         device = device or self.backbone.device
         return [torch.stack([held[p][level] for p in pairs]).to(device).float() for level in range(len(held[pairs[0]]))]
 
@@ -101,6 +103,6 @@ class ViewFeatures:
         """Compute every missing (image, view) entry for ``views`` now (a progress bar when asked)."""
         from tqdm import tqdm
 
-        pairs = [(i, v) for v in views for i in range(len(self.keys)) if self._lookup(i, v) is None]
+        pairs = [(i, v) for v in views for i in range(len(self.keys)) if not self._held(i, v)]
         for start in tqdm(range(0, len(pairs), 256), desc="features", leave=False, disable=not progress):
             self._compute(pairs[start : start + 256])
