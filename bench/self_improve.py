@@ -9,6 +9,7 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   unlabelled     8 real + 8 real unlabelled images of the pool labelled by θC (the semi-supervised baseline)
   oracle         8 real + 8 pool images with their ground truth (the ceiling)
   created_pool   8 real + 8 created from the unlabelled pool's images (each seed its own set), θC's soft targets
+  created_pool_weighted  the same with the best teacher (image and mirror weighted 5:1 over each crop)
   created        8 real + 8 created from the labelled images (the paper's data)
   release        the official release's stage 2 (--preset release) on images created from the labelled ones
   control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
@@ -55,6 +56,8 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     # the two leads together: the weighted teacher for normals and depth, the threshold for segmentation
     "unlabelled_weighted_tau": {"synthetic": "", "unlabelled": "{pool}", "teacher_flip_weight": 5.0,
                                 "semseg_threshold": 0.9},
+    # Diff-2-in-1 proper with the best teacher: images created from the pool's photos instead of the photos
+    "created_pool_weighted": {"synthetic": "{created_pool}", "teacher_flip_weight": 5.0},
 }
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau")
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.

@@ -120,10 +120,12 @@ def arm_table(seeds: dict) -> dict:
     return out
 
 
-HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "unlabelled", "unlabelled_tau", "unlabelled_flip",
-              "unlabelled_weighted", "unlabelled_weighted_tau", "oracle")
+HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "created_pool_weighted", "unlabelled",
+              "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "oracle")
 
 
+# Created images and the real photos they were created from, each labelled by the same teacher.
+CREATED_VS_REAL = {"created_pool": "unlabelled", "created_pool_weighted": "unlabelled_weighted"}
 MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against the control
 
 
@@ -183,9 +185,10 @@ def summarise(runs: dict) -> dict:
                          oracle_share=oracle_share(table, best))
             if "control16" in table:
                 entry["best_minus_control16"] = paired(seeds, best, "control16", (heads[0], table["control16"]["head"]))
-            if "created_pool" in table and "unlabelled" in table:  # created images against the real ones
-                entry["created_pool_minus_unlabelled"] = paired(
-                    seeds, "created_pool", "unlabelled", (table["created_pool"]["head"], table["unlabelled"]["head"]))
+            for created, real in CREATED_VS_REAL.items():  # created images against the real ones, same teacher
+                if created in table and real in table:
+                    entry[f"{created}_minus_{real}"] = paired(seeds, created, real,
+                                                              (table[created]["head"], table[real]["head"]))
             for arm in table:
                 if arm not in ("control", "warmup"):
                     entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, "control",
@@ -210,9 +213,10 @@ def markdown(summary: dict, meta: dict) -> str:
                 for mode in ("tta", "plain"):
                     cells = [_delta(deltas[mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {arm} | {mode} | " + " | ".join(cells) + " |")
-            for name, against in (("best_minus_control16", "control16"), ("created_pool_minus_unlabelled", None)):
+            comparisons = [(entry["best"], "control16"), *CREATED_VS_REAL.items()]
+            for arm, other in comparisons:
+                name = "best_minus_control16" if other == "control16" else f"{arm}_minus_{other}"
                 if name in entry:
-                    arm, other = (entry["best"], against) if against else ("created_pool", "unlabelled")
                     for mode in ("tta", "plain"):
                         cells = [_delta(entry[name][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                         lines.append(f"| {arm} − {other} | {mode} | " + " | ".join(cells) + " |")
