@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from self_improve_tables import arm_table, best_arm
 
 
@@ -33,3 +35,14 @@ def test_when_every_arm_loses_miou_normals_decide():
 def test_controls_and_oracle_are_never_best():
     seeds = seeds_with(control=(10.0, 0.70), oracle=(8.0, 0.75), control16=(9.0, 0.71), a=(9.9, 0.70))
     assert best_arm(arm_table(seeds), seeds) == "a"
+
+
+def test_created_images_are_set_against_the_photos_they_come_from_with_the_same_teacher():
+    from self_improve_tables import markdown, summarise
+
+    seeds = seeds_with(control=(10.0, 0.70), unlabelled_weighted=(9.9, 0.70), created_pool_weighted=(9.7, 0.70))
+    entry = summarise({"25": seeds})["25"]
+    delta = entry["created_pool_weighted_minus_unlabelled_weighted"]["tta"]["normal.mean"]
+    assert delta[0] == pytest.approx(-0.2) and delta[2] == 3
+    meta = {"command": "c", "git_commit": "g", "machine": "m", "stage2_steps": 1, "pool_size": 1}
+    assert "| created_pool_weighted − unlabelled_weighted | tta | -0.2000" in markdown({"25": entry}, meta)
