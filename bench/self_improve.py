@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -59,7 +60,13 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     # Diff-2-in-1 proper with the best teacher: images created from the pool's photos instead of the photos
     "created_pool_weighted": {"synthetic": "{created_pool}", "teacher_flip_weight": 5.0},
 }
-TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau")
+# The creation-cost sweep: the same arm on images created with shorter DDIM schedules (the demo's is 25
+# steps, 16 UNet calls per image at t* = 600; 5 steps make 4 calls, 10 make 7).
+CREATION_SWEEP = (5, 10)
+ARMS.update({f"created_pool_weighted_steps{n}": {"synthetic": f"{{created_pool_steps{n}}}", "teacher_flip_weight": 5.0}
+             for n in CREATION_SWEEP})
+TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau",
+          *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP))  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page
 # cache instead of each holding ~4 GB. The 100-label runs made before this ran with "ram": both storages
@@ -136,12 +143,14 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
     created_labelled = str(Path(base.out) / "created_labelled")
     if any("{created_labelled}" in ARMS[name].values() for name in arms):
         create_dataset(replace(create, out=created_labelled, checkpoint=checkpoint, progress=False))
-    created_pool = str(Path(base.out) / "created_pool")  # each seed its own, from its own warm-up
-    paths = {"created_labelled": created_labelled, "created_pool": created_pool, "pool": pool}
+    paths = {"created_labelled": created_labelled, "pool": pool}
     for name in arms:
-        if "{created_pool}" in ARMS[name].values():
-            create_dataset(replace(create, out=created_pool, data=pool, num_labelled=0, checkpoint=checkpoint,
-                                   progress=False))
+        created = created_pool_steps(ARMS[name].get("synthetic", ""), create.steps)
+        if created:  # each seed its own set, from its own warm-up
+            folder, steps = created
+            paths[folder] = str(Path(base.out) / folder)
+            create_dataset(replace(create, out=paths[folder], data=pool, num_labelled=0, checkpoint=checkpoint,
+                                   steps=steps, progress=False))
         overrides = {k: (v.format(**paths) if isinstance(v, str) else v) for k, v in ARMS[name].items()}
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY, **overrides})
@@ -151,6 +160,28 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
             train_improve(replace(config, resume=(Path(config.out) / "train_state").exists()))
         score_arm(Path(config.out), config)
     score_arm(Path(warmup.out), replace(improve, cache_dir=features), warmup=True)
+
+
+def created_pool_steps(synthetic: str, default_steps: int) -> tuple[str, int] | None:
+    """("created_pool[_stepsN]", N) of an arm whose synthetic set is created from the pool, else None."""
+    match = re.fullmatch(r"\{(created_pool(?:_steps(\d+))?)\}", synthetic)
+    return (match[1], int(match[2]) if match[2] else default_steps) if match else None
+
+
+def creation_calls(base) -> dict[str, dict[str, int]]:
+    """{arm: {schedule_steps, unet_calls}} of the arms on created pools: UNet calls per created image."""
+    from diff2in1.perception.ddim import denoising_timesteps
+    from diff2in1.perception.splits import open_backbone
+
+    create = stage_configs(base)[1]
+    backbone = open_backbone(base.shared["backbone"])
+    out = {}
+    for arm, settings in ARMS.items():
+        created = created_pool_steps(settings.get("synthetic", ""), create.steps)
+        if created:
+            calls = len(denoising_timesteps(backbone.set_inference_steps(created[1]), create.t_star))
+            out[arm] = {"schedule_steps": created[1], "unet_calls": calls}
+    return out
 
 
 def score_warmup(work: Path, labelled: int, seed: int) -> None:
@@ -211,7 +242,8 @@ def write_results(work: Path, args: argparse.Namespace, argv: list[str] | None) 
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY,
             "pool_size": POOL_SIZE, "settings": demo_config_path().name, "work": str(work),
-            "runs_made_by": runs_made_by, "runs_from_earlier_results": kept}
+            "runs_made_by": runs_made_by, "runs_from_earlier_results": kept,
+            "creation_calls": creation_calls(seed_config(work, 100, 0))}
     left_out = {**stored.get("runs_left_out", {}), **{run: _stored_run(stored["runs"], run) for run in dropped}}
     write_json(runs_file, {**meta, "runs": runs, **({"runs_left_out": left_out} if left_out else {})})
     write_tables(runs, Path(args.results), meta)

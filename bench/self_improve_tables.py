@@ -173,7 +173,15 @@ def oracle_share(table: dict, arm: str) -> dict:
     return out
 
 
-def summarise(runs: dict) -> dict:
+def creation_cost(table: dict, seeds: dict, calls: dict) -> list[dict]:
+    """The arms on created images, fewest UNet calls per created image first, each paired against the control."""
+    rows = [{"arm": arm, **calls[arm], "minus_control": paired(seeds, arm, "control", (table[arm]["head"],
+                                                                                     table["control"]["head"]))}
+            for arm in table if arm in calls]
+    return sorted(rows, key=lambda row: (row["unet_calls"], row["arm"]))
+
+
+def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
     labelled = {}
     for count, seeds in runs.items():
         table = arm_table(seeds)
@@ -189,6 +197,9 @@ def summarise(runs: dict) -> dict:
                 if created in table and real in table:
                     entry[f"{created}_minus_{real}"] = paired(seeds, created, real,
                                                               (table[created]["head"], table[real]["head"]))
+            sweep = creation_cost(table, seeds, creation_calls or {})
+            if len(sweep) > 1:
+                entry["creation_cost"] = sweep
             for arm in table:
                 if arm not in ("control", "warmup"):
                     entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, "control",
@@ -220,6 +231,14 @@ def markdown(summary: dict, meta: dict) -> str:
                     for mode in ("tta", "plain"):
                         cells = [_delta(entry[name][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                         lines.append(f"| {arm} − {other} | {mode} | " + " | ".join(cells) + " |")
+            if "creation_cost" in entry:
+                lines += ["", "Creation cost: arms on created images against the control, by UNet calls per created "
+                          "image (flip averaging on both sides):", "",
+                          "| arm | DDIM schedule | UNet calls per image | normal mean ° | depth abs_rel | mIoU |",
+                          "|---|---|---|---|---|---|"]
+                for row in entry["creation_cost"]:
+                    cells = [_delta(row["minus_control"]["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
+                    lines.append(f"| {row['arm']} | {row['schedule_steps']} | {row['unet_calls']} | " + " | ".join(cells) + " |")
             lines += ["", f"Share of the oracle's gain recovered by {entry['best']}: " + ", ".join(
                 f"{mode} {key} {value:.0%}" for mode, v in entry.get("oracle_share", {}).items() for key, value in v.items()), ""]
         lines += ["| arm | head | s/step | split | mode | normal mean ° | depth abs_rel | mIoU |",
@@ -250,7 +269,7 @@ def _delta(value: list | None) -> str:
 
 
 def write_tables(runs: dict, results: Path, meta: dict) -> None:
-    summary = summarise(runs)
+    summary = summarise(runs, meta.get("creation_calls"))
     write_json(results / "self_improve.json", {**meta, "labelled": summary})
     text = markdown(summary, meta)
     write_text(results / "self_improve.md", text)

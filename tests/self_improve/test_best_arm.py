@@ -46,3 +46,16 @@ def test_created_images_are_set_against_the_photos_they_come_from_with_the_same_
     assert delta[0] == pytest.approx(-0.2) and delta[2] == 3
     meta = {"command": "c", "git_commit": "g", "machine": "m", "stage2_steps": 1, "pool_size": 1}
     assert "| created_pool_weighted − unlabelled_weighted | tta | -0.2000" in markdown({"25": entry}, meta)
+
+
+def test_the_creation_cost_table_lists_the_created_arms_by_unet_calls():
+    from self_improve_tables import markdown, summarise
+
+    seeds = seeds_with(control=(10.0, 0.70), created_pool_weighted=(9.7, 0.70), created_pool_weighted_steps5=(9.9, 0.70))
+    calls = {"created_pool_weighted": {"schedule_steps": 25, "unet_calls": 16},
+             "created_pool_weighted_steps5": {"schedule_steps": 5, "unet_calls": 4}}
+    entry = summarise({"25": seeds}, calls)["25"]
+    assert [row["arm"] for row in entry["creation_cost"]] == ["created_pool_weighted_steps5", "created_pool_weighted"]
+    assert entry["creation_cost"][1]["minus_control"]["tta"]["normal.mean"][0] == pytest.approx(-0.3)
+    meta = {"command": "c", "git_commit": "g", "machine": "m", "stage2_steps": 1, "pool_size": 1}
+    assert "| created_pool_weighted_steps5 | 5 | 4 | -0.1000" in markdown({"25": entry}, meta)
