@@ -10,6 +10,7 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   oracle         8 real + 8 pool images with their ground truth (the ceiling)
   created_pool   8 real + 8 created from the unlabelled pool's images (each seed its own set), θC's soft targets
   created_pool_weighted  the same with the best teacher (image and mirror weighted 5:1 over each crop)
+  created_pool_weighted_stepsN  the same on images created with an N-step DDIM schedule (the creation cost)
   created        8 real + 8 created from the labelled images (the paper's data)
   release        the official release's stage 2 (--preset release) on images created from the labelled ones
   control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
