@@ -173,11 +173,10 @@ def oracle_share(table: dict, arm: str) -> dict:
     return out
 
 
-def creation_cost(table: dict, seeds: dict, calls: dict) -> list[dict]:
-    """The arms on created images, fewest UNet calls per created image first, each paired against the control."""
-    rows = [{"arm": arm, **calls[arm], "minus_control": paired(seeds, arm, "control", (table[arm]["head"],
-                                                                                     table["control"]["head"]))}
-            for arm in table if arm in calls]
+def creation_cost(minus_control: dict, calls: dict) -> list[dict]:
+    """The arms on created images, fewest UNet calls per created image first, each with its paired gain
+    against the control (``minus_control``: summarise's per-arm table)."""
+    rows = [{"arm": arm, **calls[arm], "minus_control": deltas} for arm, deltas in minus_control.items() if arm in calls]
     return sorted(rows, key=lambda row: (row["unet_calls"], row["arm"]))
 
 
@@ -197,13 +196,13 @@ def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
                 if created in table and real in table:
                     entry[f"{created}_minus_{real}"] = paired(seeds, created, real,
                                                               (table[created]["head"], table[real]["head"]))
-            sweep = creation_cost(table, seeds, creation_calls or {})
-            if len(sweep) > 1:
-                entry["creation_cost"] = sweep
             for arm in table:
                 if arm not in ("control", "warmup"):
                     entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, "control",
                                                                          (table[arm]["head"], heads[1]))
+            sweep = creation_cost(entry.get("minus_control", {}), creation_calls or {})
+            if len(sweep) > 1:
+                entry["creation_cost"] = sweep
         labelled[count] = entry
     return labelled
 
