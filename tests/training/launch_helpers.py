@@ -34,6 +34,33 @@ def accelerate_launch(args: list[str], processes: int = 2, timeout: float = 300)
     return subprocess.run(command, env=launch_env(), capture_output=True, text=True, timeout=timeout)
 
 
+def saved_processes(state: Path) -> int:
+    """How many processes a train state was gathered from (one random-state row each).
+
+    A launch whose processes never joined trains like one process on each and passes every comparison
+    with the single-process run; this is what tells the two apart.
+    """
+    from diff2in1.fileio import load_tensors
+
+    return int(load_tensors(state / "rng.safetensors")["cpu"].shape[0])
+
+
+def gradient_gap(a: Path, b: Path) -> float:
+    """Largest difference of Adam's first moments (the averaged gradients) of two train states, relative
+    to their largest entry.
+
+    Weights are the wrong thing to compare between 1 and N processes: a weight whose gradient is float
+    rounding (a conv bias in front of a GroupNorm, say) gets a full-lr Adam step whose sign the
+    all-reduce's rounding decides. A process training on the wrong rows moves the moments by ~1.
+    """
+    from diff2in1.fileio import load_tensors
+
+    x, y = load_tensors(a / "optimizer.safetensors"), load_tensors(b / "optimizer.safetensors")
+    moments = [k for k in x if k.endswith(".exp_avg")]
+    assert moments, f"{a}: no Adam moments"
+    return max(float((x[k] - y[k]).abs().max()) for k in moments) / max(float(x[k].abs().max()) for k in moments)
+
+
 def log_steps(path: Path) -> list[int]:
     with open(path, newline="") as handle:
         return [int(row["step"]) for row in csv.DictReader(handle)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from launch_helpers import accelerate_launch, log_rows, log_steps
+from launch_helpers import accelerate_launch, gradient_gap, log_rows, log_steps, saved_processes
 
 from diff2in1.cli.main import main
-from diff2in1.fileio import load_tensors, read_json
+from diff2in1.fileio import read_json
 
 
 @pytest.fixture(scope="module")
@@ -30,22 +30,14 @@ def warmup_argv(rooms: Path, backbone: Path, out: Path, *extra: str) -> list[str
 @pytest.mark.parametrize("storage", ["ram", "disk"])
 def test_two_processes_train_the_head_one_process_trains(rooms16, tiny_pixel_path, tmp_path, storage):
     single, double = tmp_path / "one", tmp_path / "two"
-    assert main(warmup_argv(rooms16, tiny_pixel_path, tmp_path / "zero", "--steps", "0")) == 0
-    initial = load_tensors(tmp_path / "zero" / "checkpoint" / "model.safetensors")
     assert main(warmup_argv(rooms16, tiny_pixel_path, single, "--cache-storage", storage)) == 0
     result = accelerate_launch(warmup_argv(rooms16, tiny_pixel_path, double, "--cache-storage", storage))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert saved_processes(double / "train_state") == 2
     assert log_steps(double / "log.csv") == [1, 2, 3, 4]
     for a, b in zip(log_rows(single / "log.csv"), log_rows(double / "log.csv")):
         assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-4), a["step"]
-    one = load_tensors(single / "checkpoint" / "model.safetensors")
-    two = load_tensors(double / "checkpoint" / "model.safetensors")
-    assert set(one) == set(two)
-    # Adam divides by the gradients' own size, so float rounding in the gradient all-reduce shows up at
-    # ~1e-5 in the weights; a process training on the wrong rows moves them by ~1e-2.
-    gap = max(float((one[k] - two[k]).abs().max()) for k in one)
-    moved = max(float((one[k] - initial[k]).abs().max()) for k in one)
-    assert gap < 1e-4 < moved / 100, (gap, moved)
+    assert gradient_gap(single / "train_state", double / "train_state") < 1e-3
     m1, m2 = read_json(single / "metrics.json")["metrics"], read_json(double / "metrics.json")["metrics"]
     assert m1["normal"]["mean"] == pytest.approx(m2["normal"]["mean"], rel=1e-4)
 

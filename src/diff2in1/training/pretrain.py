@@ -20,7 +20,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .configs import PretrainConfig
 from .ema import EMA
 from .loop import RunLog, restore_rng, rng_states
-from .step import TrainStep, shard, step_seed, writes
+from .step import TrainStep, make_accelerator, shard, step_seed, writes
 
 
 def build_unet(config: PretrainConfig):
@@ -132,11 +132,8 @@ def _save(out: Path, trainer: TrainStep, config: PretrainConfig) -> None:
 
 
 def _start(config: PretrainConfig):
-    from accelerate import Accelerator
-
     out = Path(config.out).expanduser()
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, project_dir=str(out),
-                              log_with=[n for n in config.log_with.split(",") if n] or None)
+    accelerator = make_accelerator(config, out)
     images = load_images(config.data, config.size, limit=config.limit or None)
     torch.manual_seed(config.seed)  # every process starts from the same weights
     unet, noise_scheduler = build_unet(config), build_noise_scheduler(config)

@@ -18,6 +18,9 @@ holds the rules the loops follow so that they follow the same ones:
   skips (inf/NaN gradients) still counts and still moves the schedule. The schedule is not prepared:
   accelerate would step it once per process, and the learning rate must be a function of the step
   count alone for resume to be exact.
+- ``make_accelerator(config, out)``: the run's Accelerator. On a machine without CUDA it is told so
+  (``cpu=True``): accelerate then joins the processes of ``accelerate launch`` over gloo, where
+  otherwise each would run alone and all would write the same files.
 - ``writes(accelerator)``: the one process that writes logs, checkpoints, metrics, reports and shows
   progress bars.
 - ``shard(size, accelerator)`` (``rows(size, index, num)``): the rows of a global batch of ``size`` that
@@ -34,12 +37,22 @@ written by the main one; ``loop.RunLog`` writes log.csv, eval.csv and the tracke
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from .ema import EMA
+
+
+def make_accelerator(config: Any, out: Path):
+    """The run's Accelerator: mixed precision, trackers (``--log-with``) writing under ``out``."""
+    from accelerate import Accelerator
+
+    log_with = [name for name in getattr(config, "log_with", "").split(",") if name] or None
+    return Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available(),
+                       log_with=log_with, project_dir=str(out))
 
 
 def writes(accelerator) -> bool:

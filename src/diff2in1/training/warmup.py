@@ -26,16 +26,7 @@ from .augment import Augmentation
 from .configs import WarmupConfig
 from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
 from .sources import BatchSource
-from .step import TrainStep, writes
-
-
-def make_accelerator(config: Any, out: Path):
-    """The run's Accelerator: mixed precision, trackers (``--log-with``) writing under ``out``."""
-    from accelerate import Accelerator
-
-    log_with = [name for name in getattr(config, "log_with", "").split(",") if name] or None
-    return Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available(),
-                       log_with=log_with, project_dir=str(out))
+from .step import TrainStep, make_accelerator, writes
 
 
 class HeadTraining:
