@@ -2,8 +2,10 @@
 
 Choices are made on the validation split and reported on test: each arm's head (θE or θC) is the one with
 the lower mean validation normal error over seeds (with flip averaging), and "best" is the arm other than
-the controls and the oracle with the lowest such error paired against the control, among the arms that lose
-at most 0.002 validation mIoU against it (MIOU_BOUND; all arms when none does).
+the controls and the oracles with the lowest such error paired against its fair control, among the arms that
+lose at most 0.002 validation mIoU against it (MIOU_BOUND; all arms when none does). An arm's fair control
+and oracle start where it starts: a second-round arm ("*_round2", from the control's end) is paired with
+control_round2 and oracle_round2, every other arm with control and oracle.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from diff2in1.fileio import read_json, write_json, write_text
 
 HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
-NOT_BEST = {"warmup", "control", "control16", "oracle"}
+NOT_BEST = {"warmup", "control", "control16", "oracle", "control_round2", "oracle_round2"}
+ROUND2 = "_round2"
+
+
+def fair_control(arm: str) -> str:
+    """The control that had every advantage ``arm`` had: the same start, steps, views and real images."""
+    return f"control{ROUND2}" if arm.endswith(ROUND2) and arm != f"control{ROUND2}" else "control"
+
+
+def fair_oracle(arm: str) -> str:
+    return f"oracle{ROUND2}" if arm.endswith(ROUND2) else "oracle"
 
 
 def collect(work: Path, labelled: list[int], seeds: list[int], arms: list[str]) -> dict:
@@ -121,7 +133,8 @@ def arm_table(seeds: dict) -> dict:
 
 
 HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "created_pool_weighted", "unlabelled",
-              "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "oracle")
+              "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "oracle",
+              "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
 
 # Created images and the real photos they were created from, each labelled by the same teacher.
@@ -130,15 +143,16 @@ MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against the control
 
 
 def best_arm(table: dict, seeds: dict) -> str | None:
-    """The arm with the lowest validation normal error with flip averaging, paired against the control on
-    the seeds both have (seeds differ by more than arms do, so unpaired means of unequal seed sets mislead),
-    among the arms that lose at most MIOU_BOUND validation mIoU (all arms when none does)."""
-    candidates = [a for a in table if a not in NOT_BEST]
-    if not candidates or "control" not in table:
+    """The arm with the lowest validation normal error with flip averaging, paired against its fair control
+    on the seeds both have (seeds differ by more than arms do, so unpaired means of unequal seed sets
+    mislead), among the arms that lose at most MIOU_BOUND validation mIoU (all arms when none does)."""
+    candidates = [a for a in table if a not in NOT_BEST and fair_control(a) in table]
+    if not candidates:
         return None
 
     def val_gain(arm: str, key: str) -> float:
-        deltas = paired(seeds, arm, "control", (table[arm]["head"], table["control"]["head"]), split="val")
+        against = fair_control(arm)
+        deltas = paired(seeds, arm, against, (table[arm]["head"], table[against]["head"]), split="val")
         return deltas["tta"][key][0]
     keeping_miou = [a for a in candidates if val_gain(a, "semseg.miou") >= -MIOU_BOUND]
     return min(keeping_miou or candidates, key=lambda arm: val_gain(arm, "normal.mean"))
@@ -160,14 +174,16 @@ def paired(seeds: dict, arm: str, against: str, heads: tuple[str, str], split: s
 
 
 def oracle_share(table: dict, arm: str) -> dict:
-    """(control − arm) / (control − oracle) on test means, per mode and error metric."""
+    """(control − arm) / (control − oracle) on test means, per mode and error metric, with the arm's fair
+    control and oracle."""
     out: dict = {}
-    if "oracle" not in table or "control" not in table:
+    names = (fair_control(arm), arm, fair_oracle(arm))
+    if not all(name in table for name in names):
         return out
     for mode in ("tta", "plain"):
         out[mode] = {}
         for key in ("normal.mean", "depth.abs_rel"):
-            control, best, oracle = (table[a]["test"][mode].get(key, [None])[0] for a in ("control", arm, "oracle"))
+            control, best, oracle = (table[a]["test"][mode].get(key, [None])[0] for a in names)
             if None not in (control, best, oracle) and control != oracle:
                 out[mode][key] = (control - best) / (control - oracle)
     return out
@@ -186,20 +202,24 @@ def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
         table = arm_table(seeds)
         entry: dict = {"arms": table, "seeds": sorted(int(s) for s in seeds)}
         best = best_arm(table, seeds)
-        if best and "control" in table:
-            heads = (table[best]["head"], table["control"]["head"])
-            entry.update(best=best, best_minus_control=paired(seeds, best, "control", heads),
+        if best:
+            against = fair_control(best)
+            heads = (table[best]["head"], table[against]["head"])
+            entry.update(best=best, best_against=against, best_minus_control=paired(seeds, best, against, heads),
                          oracle_share=oracle_share(table, best))
-            if "control16" in table:
+            if "control16" in table and against == "control":
                 entry["best_minus_control16"] = paired(seeds, best, "control16", (heads[0], table["control16"]["head"]))
             for created, real in CREATED_VS_REAL.items():  # created images against the real ones, same teacher
                 if created in table and real in table:
                     entry[f"{created}_minus_{real}"] = paired(seeds, created, real,
                                                               (table[created]["head"], table[real]["head"]))
             for arm in table:
-                if arm not in ("control", "warmup"):
-                    entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, "control",
-                                                                         (table[arm]["head"], heads[1]))
+                if arm not in ("control", "warmup") and fair_control(arm) in table:
+                    other = fair_control(arm)
+                    entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, other,
+                                                                         (table[arm]["head"], table[other]["head"]))
+                    if other != "control":
+                        entry.setdefault("paired_with", {})[arm] = other
             sweep = creation_cost(entry.get("minus_control", {}), creation_calls or {})
             if len(sweep) > 1:
                 entry["creation_cost"] = sweep
@@ -217,12 +237,14 @@ def markdown(summary: dict, meta: dict) -> str:
     for count, entry in summary.items():
         lines += [f"## {count} labelled images (seeds {entry['seeds']})", ""]
         if "best" in entry:
-            lines += [f"Best arm on validation: **{entry['best']}** ({entry['arms'][entry['best']]['head']}).", ""]
+            lines += [f"Best arm on validation: **{entry['best']}** ({entry['arms'][entry['best']]['head']}; paired "
+                      f"with {entry.get('best_against', 'control')}).", ""]
             lines += ["| arm − control | mode | normal mean ° | depth abs_rel | mIoU |", "|---|---|---|---|---|"]
             for arm, deltas in entry.get("minus_control", {}).items():
+                name = f"{arm} − {entry['paired_with'][arm]}" if arm in entry.get("paired_with", {}) else arm
                 for mode in ("tta", "plain"):
                     cells = [_delta(deltas[mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
-                    lines.append(f"| {arm} | {mode} | " + " | ".join(cells) + " |")
+                    lines.append(f"| {name} | {mode} | " + " | ".join(cells) + " |")
             comparisons = [(entry["best"], "control16"), *CREATED_VS_REAL.items()]
             for arm, other in comparisons:
                 name = "best_minus_control16" if other == "control16" else f"{arm}_minus_{other}"

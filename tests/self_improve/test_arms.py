@@ -17,3 +17,12 @@ def test_each_sweep_arm_has_its_own_created_set_made_with_its_schedule():
 
 def test_the_sweep_is_not_in_the_default_arms():
     assert all(f"created_pool_weighted_steps{n}" in TRIALS for n in CREATION_SWEEP)
+
+
+def test_a_second_round_is_its_first_round_arm_started_from_the_controls_end():
+    from self_improve import ROUND2, with_prerequisites
+
+    for name, first in ROUND2.items():
+        assert ARMS[name] == {**ARMS[first], "warmup": "{control}"} and name in TRIALS
+    assert with_prerequisites(("unlabelled_weighted_round2",)) == ("control", "unlabelled_weighted_round2")
+    assert with_prerequisites(("oracle", "control")) == ("oracle", "control")

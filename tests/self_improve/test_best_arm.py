@@ -59,3 +59,25 @@ def test_the_creation_cost_table_lists_the_created_arms_by_unet_calls():
     assert entry["creation_cost"][1]["minus_control"]["tta"]["normal.mean"][0] == pytest.approx(-0.3)
     meta = {"command": "c", "git_commit": "g", "machine": "m", "stage2_steps": 1, "pool_size": 1}
     assert "| created_pool_weighted_steps5 | 5 | 4 | -0.1000" in markdown({"25": entry}, meta)
+
+
+def test_a_second_round_arm_is_paired_with_the_control_and_oracle_of_the_second_round():
+    from self_improve_tables import markdown, summarise
+
+    seeds = seeds_with(control=(10.0, 0.70), oracle=(9.0, 0.72), a=(9.95, 0.70), control_round2=(9.7, 0.70),
+                       unlabelled_weighted_round2=(9.6, 0.70), oracle_round2=(9.3, 0.72))
+    entry = summarise({"100": seeds})["100"]
+    # against the first round's control the second round would look 0.4° better; its own control takes 0.3
+    assert entry["best"] == "unlabelled_weighted_round2" and entry["best_against"] == "control_round2"
+    assert entry["best_minus_control"]["tta"]["normal.mean"][0] == pytest.approx(-0.1)
+    assert entry["oracle_share"]["tta"]["normal.mean"] == pytest.approx(0.1 / 0.4)
+    assert entry["minus_control"]["control_round2"]["tta"]["normal.mean"][0] == pytest.approx(-0.3)
+    assert entry["paired_with"] == {"unlabelled_weighted_round2": "control_round2", "oracle_round2": "control_round2"}
+    assert "best_minus_control16" not in entry
+    meta = {"command": "c", "git_commit": "g", "machine": "m", "stage2_steps": 1, "pool_size": 1}
+    assert "| unlabelled_weighted_round2 − control_round2 | tta | -0.1000" in markdown({"100": entry}, meta)
+
+
+def test_a_second_round_arm_without_its_control_is_not_chosen():
+    seeds = seeds_with(control=(10.0, 0.70), a=(9.95, 0.70), unlabelled_weighted_round2=(9.0, 0.70))
+    assert best_arm(arm_table(seeds), seeds) == "a"

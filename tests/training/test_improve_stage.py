@@ -62,6 +62,14 @@ def test_keep_rate_one_leaves_theta_c_at_the_warmup_model(warm):
     assert all(torch.equal(theta_c[k], start[k]) for k in start)
 
 
+def test_a_second_round_starts_theta_e_and_theta_c_where_the_first_ended(warm):
+    first = train_improve(_config(warm, "round1", ema_decay=0.5, lr=1e-2, pseudo_batch_size=0, synthetic=""))
+    second = train_improve(_config(warm, "round2", warmup=str(first / "checkpoint"), ema_decay=1.0, lr=0.0))
+    for name in ("model.safetensors", "creation.safetensors"):  # θE and θC apart at the end of round 1
+        ended, started = load_tensors(first / "checkpoint" / name), load_tensors(second / "checkpoint" / name)
+        assert all(torch.equal(ended[k], started[k]) for k in ended), name
+
+
 def test_the_teacher_averages_views_the_student_does_not_see_at_once(warm, monkeypatch):
     import diff2in1.training.improve as improve_module
 
