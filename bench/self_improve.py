@@ -236,8 +236,10 @@ EARLIER_RUNS = {"warmup": "344f2a3 (seeds 0, 1) and d103f4e (seed 2)", "arms": "
 
 def made_by(work: Path, args: argparse.Namespace) -> dict:
     """Per (labelled, seed, stage): the command and commit each run was trained with."""
-    out: dict = {"before_made_by_json": {**EARLIER_RUNS, "command": "python bench/self_improve.py --labelled 100 "
-                                         "--seeds S (one process per seed)"}}
+    out: dict = {}
+    if any(not (run.parent / "made_by.json").is_file() for run in work.glob("L*/s*/*/metrics.json")):
+        out["before_made_by_json"] = {**EARLIER_RUNS, "command": "python bench/self_improve.py --labelled 100 "
+                                      "--seeds S (one process per seed)"}
     for path in sorted(work.glob("L*/s*/*/made_by.json")):
         out["/".join(path.parent.parts[-3:])] = read_json(path)
     return out
@@ -255,6 +257,8 @@ def write_results(work: Path, args: argparse.Namespace, argv: list[str] | None) 
     runs_made_by = made_by(work, args)
     earlier = stored.get("runs_made_by", {})
     runs_made_by.update({run: earlier[run] for run in kept if run in earlier})  # the commit each was trained at
+    if any(run not in earlier for run in kept) and "before_made_by_json" in earlier:
+        runs_made_by["before_made_by_json"] = earlier["before_made_by_json"]
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY,
             "pool_size": POOL_SIZE, "settings": demo_config_path().name, "work": str(work),
