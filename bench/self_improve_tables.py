@@ -214,8 +214,8 @@ def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
                     entry[f"{created}_minus_{real}"] = paired(seeds, created, real,
                                                               (table[created]["head"], table[real]["head"]))
             for arm in table:
-                if arm not in ("control", "warmup") and fair_control(arm) in table:
-                    other = fair_control(arm)
+                other = fair_control(arm)
+                if arm not in ("control", "warmup") and other in table:
                     entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, other,
                                                                          (table[arm]["head"], table[other]["head"]))
                     if other != "control":
