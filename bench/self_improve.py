@@ -60,6 +60,11 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     # the two leads together: the weighted teacher for normals and depth, the threshold for segmentation
     "unlabelled_weighted_tau": {"synthetic": "", "unlabelled": "{pool}", "teacher_flip_weight": 5.0,
                                 "semseg_threshold": 0.9},
+    # a teacher whose extra views keep the camera: the image and its mirror, each also shifted by 4 pixels in
+    # four diagonal directions (bench/teacher_views.py), alone and with the segmentation threshold
+    "unlabelled_shifts": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip_shifts"},
+    "unlabelled_shifts_tau": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip_shifts",
+                              "semseg_threshold": 0.9},
     # Diff-2-in-1 proper with the best teacher: images created from the pool's photos instead of the photos
     "created_pool_weighted": {"synthetic": "{created_pool}", "teacher_flip_weight": 5.0},
 }
@@ -74,7 +79,8 @@ ARMS.update({f"created_pool_weighted_steps{n}": {"synthetic": f"{{created_pool_s
 ROUND2 = {"control_round2": "control", "unlabelled_weighted_round2": "unlabelled_weighted",
           "oracle_round2": "oracle"}
 ARMS.update({name: {**ARMS[first], "warmup": "{control}"} for name, first in ROUND2.items()})
-TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau",
+TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
+          "unlabelled_shifts_tau",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page

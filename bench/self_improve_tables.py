@@ -133,7 +133,8 @@ def arm_table(seeds: dict) -> dict:
 
 
 HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "created_pool_weighted", "unlabelled",
-              "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "oracle",
+              "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
+              "unlabelled_shifts_tau", "oracle",
               "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
 

@@ -8,7 +8,8 @@ predictions, so each candidate ensemble is scored here against "flip" (the test-
 arm gets). Teacher (--teacher): each seed's warm-up θC (what labels the pool at the start of stage 2), or
 the control arm's θC after stage 2 (which trained on every view, crops included). Validation
 split only (250 training images outside the labelled set). Views (``training/views.py``): 0 the image,
-1 its mirror, 2.. perturbed crops of a bank, 1000 + k / 2000 + k the image / mirror with noise draw k.
+1 its mirror, 2.. perturbed crops of a bank, 1000 + k / 2000 + k the image / mirror with noise draw k,
+3000 + k the image (k even) / mirror (k odd) shifted diagonally by a share of the side (the same camera).
 Writes bench/results/teacher_views.{json,md}.
 """
 
@@ -24,7 +25,8 @@ import torch
 from self_improve import COMMIT, machine, seed_config
 
 NOISE = [1000 + k for k in range(4)] + [2000 + k for k in range(4)]
-CANDIDATES = {  # name: (views, crop_min_scale, jitter); the bank settings matter for views 2..n only
+SHIFTS = [3000 + k for k in range(8)]
+CANDIDATES = {  # name: (views, crop_min_scale, jitter[, shift]); crop settings matter for views 2..n only
     "clean": ([0], 0.7, 0.2),
     "flip": ([0, 1], 0.7, 0.2),
     "flip_noise8": ([0, 1, *NOISE], 0.7, 0.2),
@@ -33,17 +35,22 @@ CANDIDATES = {  # name: (views, crop_min_scale, jitter); the bank settings matte
     "crops10": (list(range(10)), 0.7, 0.0),
     "crops10_s85": (list(range(10)), 0.85, 0.0),
     "crops10_s85_noise": (list(range(10)) + NOISE, 0.85, 0.0),
+    "flip_shift4": ([0, 1, *SHIFTS[:4]], 0.7, 0.0, 4 / 64),  # two directions, image and mirror
+    "flip_shift4_x8": ([0, 1, *SHIFTS], 0.7, 0.0, 4 / 64),  # four directions
+    "flip_shift2_x8": ([0, 1, *SHIFTS], 0.7, 0.0, 2 / 64),
+    "flip_shift8_x8": ([0, 1, *SHIFTS], 0.7, 0.0, 8 / 64),
 }
 
 
-def score(views: list[int], scale: float, jitter: float, model, backbone, samples, folder: str, num_classes: int):
+def score(views: list[int], scale: float, jitter: float, shift: float, model, backbone, samples, folder: str,
+          num_classes: int):
     from diff2in1.metrics import compute_all, make_accumulators, update_from_batch
     from diff2in1.perception.splits import to_device
     from diff2in1.training.teacher import ensemble_targets
     from diff2in1.training.view_features import ViewFeatures
     from diff2in1.training.views import ViewBank
 
-    bank = ViewBank(max(v for v in views if v < 1000) + 1, scale, jitter, seed=0)
+    bank = ViewBank(max(v for v in views if v < 1000) + 1, scale, jitter, seed=0, shift=shift)
     store = ViewFeatures(backbone, samples, bank, folder=folder)
     accumulators = make_accumulators(model.tasks, num_classes)
     for start in range(0, len(samples), 32):
@@ -54,7 +61,7 @@ def score(views: list[int], scale: float, jitter: float, model, backbone, sample
     return compute_all(accumulators)
 
 
-def one_seed(work: Path, seed: int, teacher: str) -> dict:
+def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.training.samples import open_samples
     from diff2in1.training.warmup import HeadTraining
@@ -66,19 +73,21 @@ def one_seed(work: Path, seed: int, teacher: str) -> dict:
     model = load_perception(folder / "checkpoint", which="creation")[0].to(run.backbone.device).eval()
     samples = open_samples(run.eval_set, in_memory=True)
     out = {}
-    for name, (views, scale, jitter) in CANDIDATES.items():
-        metrics = score(views, scale, jitter, model, run.backbone, samples, str(work / "features"), run.num_classes)
+    for name in names:
+        views, scale, jitter, shift = (*CANDIDATES[name], 1 / 16)[:4]
+        metrics = score(views, scale, jitter, shift, model, run.backbone, samples, str(work / "features"),
+                        run.num_classes)
         out[name] = {"normal.mean": metrics["normal"]["mean"], "depth.abs_rel": metrics["depth"]["abs_rel"],
                      "semseg.miou": metrics["semseg"]["miou"]}
         print(f"s{seed} {name}: {out[name]}", file=sys.stderr, flush=True)
     return out
 
 
-def table(per_seed: dict[int, dict]) -> str:
+def table(per_seed: dict[int, dict], names: list[str]) -> str:
     keys = ("normal.mean", "depth.abs_rel", "semseg.miou")
     lines = ["| teacher views | " + " | ".join(f"{k} − flip" for k in keys) + " | " + " | ".join(keys) + " |",
              "|---|" + "---|" * (2 * len(keys))]
-    for name in CANDIDATES:
+    for name in names:
         deltas, values = [], []
         for key in keys:
             d = torch.tensor([per_seed[s][name][key] - per_seed[s]["flip"][key] for s in per_seed])
@@ -97,18 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--work", default=str(Path.home() / ".cache" / "diff2in1" / "bench" / "self_improve_v2"))
     parser.add_argument("--teacher", default="warmup", choices=["warmup", "control"], help="whose θC labels")
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES),
+                        help="ensembles to score (flip, the reference, always)")
     parser.add_argument("--results", default="bench/results")
+    parser.add_argument("--suffix", default="", help="results file name: teacher_views[-TEACHER][SUFFIX].{json,md}")
     args = parser.parse_args(argv)
-    per_seed = {seed: one_seed(Path(args.work), seed, args.teacher) for seed in args.seeds}
+    names = ["flip", *(c for c in args.candidates if c != "flip")]
+    per_seed = {seed: one_seed(Path(args.work), seed, args.teacher, names) for seed in args.seeds}
     command = "python bench/teacher_views.py " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {"command": command, "git_commit": COMMIT, "machine": machine(), "split": "val (unlabelled)",
-            "teacher": f"{args.teacher} θC (100 labels)", "candidates": {k: list(v) for k, v in CANDIDATES.items()}}
-    stem = "teacher_views" + ("" if args.teacher == "warmup" else f"-{args.teacher}")
+            "teacher": f"{args.teacher} θC (100 labels)", "candidates": {k: list(CANDIDATES[k]) for k in names}}
+    stem = "teacher_views" + ("" if args.teacher == "warmup" else f"-{args.teacher}") + args.suffix
     write_json(Path(args.results) / f"{stem}.json", {**meta, "seeds": per_seed})
     text = (f"# Teacher views: θC's ensemble targets against the ground truth (validation)\n\n"
             f"Command: `{command}`; commit `{COMMIT}`; {meta['machine']}. Teacher: each seed's {args.teacher} θC; "
             f"mean ± std over seeds {args.seeds}; negative is better for errors, positive for mIoU.\n\n"
-            f"{table(per_seed)}\n")
+            f"{table(per_seed, names)}\n")
     write_text(Path(args.results) / f"{stem}.md", text)
     print(text)
     return 0

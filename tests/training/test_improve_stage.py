@@ -87,6 +87,21 @@ def test_the_teacher_averages_views_the_student_does_not_see_at_once(warm, monke
     assert {"pseudo/normal", "pseudo/depth", "pseudo/semseg"} <= set(log[0])
 
 
+def test_a_shift_teacher_averages_the_image_its_mirror_and_their_shifted_views(warm, monkeypatch):
+    import diff2in1.training.improve as improve_module
+
+    seen = []
+    original = improve_module.ensemble_targets
+
+    def recording(model, store, rows, views, size, *rest):
+        seen.append((list(views), store.bank.shift))
+        return original(model, store, rows, views, size, *rest)
+
+    monkeypatch.setattr(improve_module, "ensemble_targets", recording)
+    train_improve(_config(warm, "shifts", teacher_views="flip_shifts", view_shift=0.125, steps=1))
+    assert seen == [([0, 1, *range(3000, 3008)], 0.125)]
+
+
 def test_the_control_trains_on_real_samples_only(warm, monkeypatch):
     import diff2in1.training.improve as improve_module
 

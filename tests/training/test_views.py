@@ -105,3 +105,23 @@ def test_depth_in_a_crop_is_scaled_by_its_zoom_and_back():
     assert torch.allclose(seen[:, 0, 0, 0], 3.0 * params.scale)
     back, _ = unwarp_predictions({"depth": seen}, params)
     assert torch.allclose(back["depth"], depth, atol=1e-5)
+
+
+def test_a_shifted_view_moves_the_image_by_its_share_of_the_side_and_maps_back():
+    from diff2in1.training.views import shifted_views
+
+    bank = ViewBank(num_views=2, shift=2 / 16)
+    image = torch.rand(2, 3, 16, 16)
+    first, mirrored = shifted_views(2)
+    seen = apply_view(image, bank.params(KEYS, first))  # direction (1, 1): the view starts 2 pixels in
+    assert torch.allclose(seen[..., :-2, :-2], image[..., 2:, 2:], atol=1e-5)
+    mirror_seen = apply_view(image, bank.params(KEYS, mirrored))  # the mirror, moved the same way down
+    assert torch.allclose(mirror_seen[..., :-2, 2:], image.flip(-1)[..., 2:, :-2], atol=1e-5)
+    depth = torch.rand(2, 1, 16, 16) + 1
+    for view in shifted_views(8):
+        params = bank.params(KEYS, view)
+        back, coverage = unwarp_predictions(warp_targets({"depth": depth}, params), params)
+        inside = coverage > 0.99
+        assert 0.7 < inside.float().mean() < 0.8  # 14 of 16 rows and columns
+        assert torch.allclose(back["depth"][:, 0][inside], depth[:, 0][inside], atol=1e-5)
+    assert bank.tag(first) != ViewBank(2, shift=1 / 16).tag(first)  # cached features follow the shift

@@ -110,8 +110,11 @@ class ImproveConfig(WarmupConfig):
     views: int = option(6, "views per image: 1 = the image only, 2 = and its mirror, more = and perturbed crops "
                         "(--crop-min-scale, --jitter, own noise draw); the student sees one at random per step")
     teacher_views: str = option("all", "views θC averages for its targets: all (every view), flip (image + "
-                                "mirror), clean (the student's own view of the image), noise (the image with "
-                                "another noise draw)", choices=["all", "flip", "clean", "noise"])
+                                "mirror), flip_shifts (image + mirror, each also moved diagonally by --view-shift "
+                                "in four directions: the same camera), clean (the student's own view of the "
+                                "image), noise (the image with another noise draw)",
+                                choices=["all", "flip", "flip_shifts", "clean", "noise"])
+    view_shift: float = option(1 / 16, "shifted views (--teacher-views flip_shifts): the move, a share of the image side")
     teacher_flip_weight: float = option(1.0, "weight of the image and its mirror in θC's ensemble against each "
                                         "perturbed crop (crops are θC's weaker views: bench/teacher_views.py)")
     unet_batch_size: int = option(8, "images per frozen-UNet pass when views' features are computed (θC's ensemble, "

@@ -34,7 +34,7 @@ from .step import TrainStep, shard
 from .teacher import TargetBank, ensemble_targets, targets_in_view
 from .view_eval import evaluate_views
 from .view_features import ViewFeatures
-from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, warp_targets
+from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, shifted_views, warp_targets
 from .warmup import HeadTraining
 
 
@@ -58,8 +58,8 @@ def with_warmup_taps(config: ImproveConfig) -> ImproveConfig:
 
 
 def teacher_view_list(config: ImproveConfig) -> list[int]:
-    return {"all": list(range(config.views)), "flip": [CLEAN, MIRROR], "clean": [CLEAN],
-            "noise": [SECOND_NOISE]}[config.teacher_views]
+    return {"all": list(range(config.views)), "flip": [CLEAN, MIRROR], "flip_shifts": [CLEAN, MIRROR, *shifted_views(8)],
+            "clean": [CLEAN], "noise": [SECOND_NOISE]}[config.teacher_views]
 
 
 def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA]:
@@ -207,7 +207,7 @@ def train_improve(config: ImproveConfig) -> Path:
     """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (creation)."""
     config = with_warmup_taps(apply_preset(config))
     run, trainer, ema = _start(config)
-    bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed)
+    bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed, config.view_shift)
     pools = _pools(run, config, bank)
     labeller = ema.shadow
     if config.teacher:

@@ -10,7 +10,9 @@ sees the same views.
 - views 1000 + k: the image itself with noise draw k (1000: the release's teacher pass), and 2000 + k:
   its mirror with noise draw k (diffusion-native ensembles of several noise draws);
 - views 2 … n-1: random resized crop (side fraction in [crop_min_scale, 1]), a coin-flip mirror, colour
-  jitter of the given strength, and a noise draw of their own for the perception pass.
+  jitter of the given strength, and a noise draw of their own for the perception pass;
+- views 3000 + k: the image (k even) or its mirror (k odd) moved diagonally by ``shift`` of its side, in
+  direction k // 2 of four: the same camera, the scene on another phase of the UNet's strided grid.
 
 A view maps full-image coordinates u (normalised to [-1, 1]) to view coordinates by x = (u - centre) /
 scale: ``warp`` turns full-frame maps into view-frame maps (labels for the student), ``unwarp`` turns a
@@ -34,11 +36,24 @@ from .augment import resample as _resample
 CLEAN, MIRROR = 0, 1
 SECOND_NOISE = 1000  # the clean view with a noise draw of its own (the release's second UNet pass)
 MIRROR_NOISE = 2000  # 2000 + k: the mirror with noise draw k
+SHIFTED = 3000  # 3000 + k: the image (k even) or mirror (k odd), shifted diagonally in direction k // 2
+SHIFT_DIRECTIONS = ((1, 1), (-1, -1), (1, -1), (-1, 1))
 
 
 def is_unperturbed(view: int) -> bool:
     """The image or its mirror, whatever the noise draw: pixels that do not depend on the bank."""
-    return view in (CLEAN, MIRROR) or view >= SECOND_NOISE
+    return view in (CLEAN, MIRROR) or SECOND_NOISE <= view < SHIFTED
+
+
+def is_shifted(view: int) -> bool:
+    return SHIFTED <= view < SHIFTED + 2 * len(SHIFT_DIRECTIONS)
+
+
+def shifted_views(count: int) -> list[int]:
+    """The first ``count`` shifted views: each direction's image and mirror in turn."""
+    if not 0 <= count <= 2 * len(SHIFT_DIRECTIONS):
+        raise ValueError(f"shifted views: between 0 and {2 * len(SHIFT_DIRECTIONS)}, got {count}")
+    return [SHIFTED + k for k in range(count)]
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class ViewBank:
     crop_min_scale: float = 0.7
     jitter: float = 0.2
     seed: int = 0
+    shift: float = 1 / 16  # of the image side, for the shifted views (4 pixels at 64)
 
     def __post_init__(self) -> None:
         if self.num_views < 1:
@@ -56,11 +72,15 @@ class ViewBank:
         if not 0.0 < self.crop_min_scale <= 1.0 or self.jitter < 0:
             raise ValueError(f"ViewBank: need 0 < crop_min_scale <= 1 and jitter >= 0, got {self.crop_min_scale}, "
                              f"{self.jitter}")
+        if not 0.0 <= self.shift < 0.5:
+            raise ValueError(f"ViewBank: need 0 <= shift < 0.5 (a share of the image side), got {self.shift}")
 
     def tag(self, view: int) -> str:
         """What a view's pixels depend on: the clean view and the mirror do not depend on the bank."""
         if is_unperturbed(view):
             return f"v{view}"
+        if is_shifted(view):
+            return f"v{view}-shift{self.shift:g}"
         return f"v{view}-{self.crop_min_scale:g}-{self.jitter:g}-{self.seed}"
 
     def params(self, keys: list[str], view: int) -> ViewParams:
@@ -69,6 +89,11 @@ class ViewBank:
         if is_unperturbed(view):
             mirrored = view == MIRROR or view >= MIRROR_NOISE
             return ViewParams(torch.full((n,), mirrored), torch.ones(n), torch.zeros(n, 2), torch.ones(n, 3),
+                              [_noise_seed(k, view) for k in keys])
+        if is_shifted(view):
+            direction = torch.tensor(SHIFT_DIRECTIONS[(view - SHIFTED) // 2], dtype=torch.float32)
+            centre = (2 * self.shift * direction).expand(n, 2).clone()  # [-1, 1] spans the side twice
+            return ViewParams(torch.full((n,), (view - SHIFTED) % 2 == 1), torch.ones(n), centre, torch.ones(n, 3),
                               [_noise_seed(k, view) for k in keys])
         draws = np.stack([_draws(key, view, self.seed) for key in keys])
         scale = self.crop_min_scale + (1 - self.crop_min_scale) * draws[:, 0]
