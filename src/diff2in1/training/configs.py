@@ -114,7 +114,8 @@ class ImproveConfig(WarmupConfig):
                                 "in four directions: the same camera), clean (the student's own view of the "
                                 "image), noise (the image with another noise draw)",
                                 choices=["all", "flip", "flip_shifts", "clean", "noise"])
-    view_shift: float = option(1 / 16, "shifted views (--teacher-views flip_shifts): the move, a share of the image side")
+    view_shift: float = option(1 / 32, "shifted views (--teacher-views flip_shifts): the move, a share of the image "
+                               "side (2 pixels at 64: on validation better than 4 or 8, bench/teacher_views.py)")
     teacher_flip_weight: float = option(1.0, "weight of the image and its mirror in θC's ensemble against each "
                                         "perturbed crop (crops are θC's weaker views: bench/teacher_views.py)")
     unet_batch_size: int = option(8, "images per frozen-UNet pass when views' features are computed (θC's ensemble, "

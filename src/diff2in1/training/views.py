@@ -64,7 +64,7 @@ class ViewBank:
     crop_min_scale: float = 0.7
     jitter: float = 0.2
     seed: int = 0
-    shift: float = 1 / 16  # of the image side, for the shifted views (4 pixels at 64)
+    shift: float = 1 / 32  # of the image side, for the shifted views (2 pixels at 64)
 
     def __post_init__(self) -> None:
         if self.num_views < 1:
