@@ -66,6 +66,11 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     "unlabelled_shifts": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip_shifts"},
     "unlabelled_shifts_tau": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip_shifts",
                               "semseg_threshold": 0.9},
+    # Diff-2-in-1 proper with the shift teacher: images created from the pool's photos (5-step schedule, 4 UNet
+    # calls each: at 25 labels as good as 16) instead of the photos
+    "created_pool_shifts": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip_shifts"},
+    "created_pool_shifts_tau": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip_shifts",
+                                "semseg_threshold": 0.9},
     # Diff-2-in-1 proper with the best teacher: images created from the pool's photos instead of the photos
     "created_pool_weighted": {"synthetic": "{created_pool}", "teacher_flip_weight": 5.0},
 }
@@ -81,7 +86,7 @@ ROUND2 = {"control_round2": "control", "unlabelled_weighted_round2": "unlabelled
           "oracle_round2": "oracle"}
 ARMS.update({name: {**ARMS[first], "warmup": "{control}"} for name, first in ROUND2.items()})
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
-          "unlabelled_shifts_tau",
+          "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page
