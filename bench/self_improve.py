@@ -11,6 +11,9 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   created_pool   8 real + 8 created from the unlabelled pool's images (each seed its own set), θC's soft targets
   created_pool_weighted  the same with the best teacher (image and mirror weighted 5:1 over each crop)
   created_pool_weighted_stepsN  the same on images created with an N-step DDIM schedule (the creation cost)
+  unlabelled_shifts  the pool labelled by θC averaging the image, its mirror and their 8 shifted views
+  unlabelled_heads   the pool labelled by θC averaged with 3 heads warmed up on the same labels from other
+                     seeds (warmup_k1..3: a deep-ensemble teacher); created_pool_heads on created images
   created        8 real + 8 created from the labelled images (the paper's data)
   release        the official release's stage 2 (--preset release) on images created from the labelled ones
   control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
@@ -66,6 +69,10 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     "unlabelled_shifts": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip_shifts"},
     "unlabelled_shifts_tau": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip_shifts",
                               "semseg_threshold": 0.9},
+    # a deep ensemble for a teacher: θC averaged with EXTRA_HEADS heads warmed up on the same labels from other
+    # seeds (bench/teacher_views.py's head ensemble: 4 heads with flip averaging label 0.7° better than one)
+    "unlabelled_heads": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip", "teacher_heads": "{heads}"},
+    "created_pool_heads": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip", "teacher_heads": "{heads}"},
     # Diff-2-in-1 proper with the shift teacher: images created from the pool's photos (5-step schedule, 4 UNet
     # calls each: at 25 labels as good as 16) instead of the photos
     "created_pool_shifts": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip_shifts"},
@@ -86,7 +93,8 @@ ROUND2 = {"control_round2": "control", "unlabelled_weighted_round2": "unlabelled
           "oracle_round2": "oracle"}
 ARMS.update({name: {**ARMS[first], "warmup": "{control}"} for name, first in ROUND2.items()})
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
-          "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
+          "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
+          "created_pool_heads",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page
@@ -139,6 +147,30 @@ def seed_config(work: Path, labelled: int, seed: int):
     return base
 
 
+EXTRA_HEADS = 3  # heads beside θC in the deep-ensemble teacher, each warmed up with training seed 100 + k
+
+
+def extra_warmup_config(work: Path, labelled: int, seed: int, k: int):
+    """The warm-up of (labelled, seed) again with training seed 100 + k: the same labels, another head."""
+    warmup = stage_configs(seed_config(work, labelled, seed))[0]
+    return replace(warmup, seed=100 + k, out=str(Path(warmup.out).parent / f"warmup_k{k}"),
+                   cache_dir=str(work / "features"), cache_storage=BENCH_IMPROVE["cache_storage"])
+
+
+def extra_warmups(work: Path, labelled: int, seed: int) -> list[str]:
+    """Checkpoints of the EXTRA_HEADS extra warm-ups of (labelled, seed), trained where missing."""
+    from diff2in1.training.warmup import train_warmup
+
+    paths = []
+    for k in range(1, EXTRA_HEADS + 1):
+        config = extra_warmup_config(work, labelled, seed, k)
+        if not (Path(config.out) / "metrics.json").is_file():
+            record_made_by(Path(config.out))
+            train_warmup(config)
+        paths.append(str(Path(config.out) / "checkpoint"))
+    return paths
+
+
 def record_made_by(run: Path) -> None:
     """RUN/made_by.json: the command and git commit a stage was trained with (kept when it resumes)."""
     target = run / "made_by.json"
@@ -173,7 +205,9 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
             paths[folder] = str(Path(base.out) / folder)
             create_dataset(replace(create, out=paths[folder], data=pool, num_labelled=0, checkpoint=checkpoint,
                                    steps=steps, progress=False))
-        overrides = {k: (v.format(**paths) if isinstance(v, str) else v) for k, v in ARMS[name].items()}
+        if "{heads}" in ARMS[name].values() and "heads" not in paths:
+            paths["heads"] = extra_warmups(work, labelled, seed)
+        overrides = {k: fill_paths(v, paths) for k, v in ARMS[name].items()}
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY, **overrides})
         if not (Path(config.out) / "metrics.json").is_file():
@@ -182,6 +216,13 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
             train_improve(replace(config, resume=(Path(config.out) / "train_state").exists()))
         score_arm(Path(config.out), config)
     score_arm(Path(warmup.out), replace(improve, cache_dir=features), warmup=True)
+
+
+def fill_paths(value, paths: dict):
+    """An arm's setting with its {placeholders} filled; "{heads}" becomes the list of extra heads."""
+    if value == "{heads}":
+        return paths["heads"]
+    return value.format(**paths) if isinstance(value, str) else value
 
 
 def with_prerequisites(arms: tuple[str, ...]) -> tuple[str, ...]:

@@ -26,3 +26,16 @@ def test_a_second_round_is_its_first_round_arm_started_from_the_controls_end():
         assert ARMS[name] == {**ARMS[first], "warmup": "{control}"} and name in TRIALS
     assert with_prerequisites(("unlabelled_weighted_round2",)) == ("control", "unlabelled_weighted_round2")
     assert with_prerequisites(("oracle", "control")) == ("oracle", "control")
+
+
+def test_a_deep_ensemble_arm_gets_the_extra_heads_as_a_list_and_they_share_the_labels(tmp_path):
+    from self_improve import EXTRA_HEADS, extra_warmup_config, fill_paths, seed_config, stage_configs
+
+    paths = {"pool": "POOL", "heads": ["a/checkpoint", "b/checkpoint"]}
+    filled = {k: fill_paths(v, paths) for k, v in ARMS["unlabelled_heads"].items()}
+    assert filled["teacher_heads"] == ["a/checkpoint", "b/checkpoint"] and filled["unlabelled"] == "POOL"
+    first = stage_configs(seed_config(tmp_path, 100, 2))[0]
+    extras = [extra_warmup_config(tmp_path, 100, 2, k) for k in range(1, EXTRA_HEADS + 1)]
+    assert {(c.num_labelled, c.labelled_seed, c.steps) for c in extras} == {(first.num_labelled, first.labelled_seed, first.steps)}
+    assert len({c.seed for c in extras} | {first.seed}) == EXTRA_HEADS + 1 and len({c.out for c in extras}) == EXTRA_HEADS
+    assert "unlabelled_heads" in TRIALS

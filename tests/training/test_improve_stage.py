@@ -102,6 +102,24 @@ def test_a_shift_teacher_averages_the_image_its_mirror_and_their_shifted_views(w
     assert seen == [([0, 1, *range(3000, 3008)], 0.125)]
 
 
+def test_teacher_heads_are_averaged_with_theta_c_which_keeps_following_theta_e(warm, monkeypatch):
+    import diff2in1.training.improve as improve_module
+    from diff2in1.training.teacher import HeadEnsemble
+
+    labellers = []
+    original = improve_module.ensemble_targets
+
+    def recording(model, *rest):
+        labellers.append(model)
+        return original(model, *rest)
+
+    monkeypatch.setattr(improve_module, "ensemble_targets", recording)
+    out = train_improve(_config(warm, "heads", teacher_heads=[str(warm["checkpoint"])], steps=2))
+    assert all(isinstance(m, HeadEnsemble) and len(m.members) == 2 for m in labellers) and len(labellers) == 2
+    theta_c = load_tensors(out / "checkpoint" / "creation.safetensors")
+    assert any(not torch.equal(theta_c[k], v) for k, v in labellers[0].members[1].state_dict().items())
+
+
 def test_the_control_trains_on_real_samples_only(warm, monkeypatch):
     import diff2in1.training.improve as improve_module
 

@@ -125,3 +125,19 @@ def test_a_shifted_view_moves_the_image_by_its_share_of_the_side_and_maps_back()
         assert 0.7 < inside.float().mean() < 0.8  # 14 of 16 rows and columns
         assert torch.allclose(back["depth"][:, 0][inside], depth[:, 0][inside], atol=1e-5)
     assert bank.tag(first) != ViewBank(2, shift=1 / 16).tag(first)  # cached features follow the shift
+
+
+def test_a_head_ensemble_averages_its_members_and_one_member_is_that_head():
+    from diff2in1.training.teacher import HeadEnsemble, soft_predictions
+
+    features = [torch.randn(2, 8, 8, 8)]
+    first = _model()
+    torch.manual_seed(1)
+    second = PerceptionModel([8], [1], ["normal", "depth", "semseg"], num_classes=3, channels=8)
+    one, a, b = (soft_predictions(m, features, (8, 8)) for m in (HeadEnsemble([first]), first, second))
+    for key in one:
+        torch.testing.assert_close(one[key], a[key], atol=1e-5, rtol=1e-4)
+    both = soft_predictions(HeadEnsemble([first, second]), features, (8, 8))
+    torch.testing.assert_close(both["depth"], (a["depth"] + b["depth"]) / 2)
+    torch.testing.assert_close(both["probs"], (a["probs"] + b["probs"]) / 2, atol=1e-6, rtol=1e-5)
+    assert (both["normal"].norm(dim=1) < 1 - 1e-4).any()  # disagreeing members shorten the mean direction

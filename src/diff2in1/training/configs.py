@@ -130,6 +130,9 @@ class ImproveConfig(WarmupConfig):
     ema_every: int = option(1, "update θC every k steps")
     ema_warmup: bool = option(False, "Mean Teacher's EMA warm-up: keep rate min(decay, (1 + n) / (10 + n)) at update n")
     teacher: str = option("", "diagnostic, not Diff-2-in-1: label with this fixed perception checkpoint instead of θC")
+    teacher_heads: list[str] = option([], "perception checkpoints averaged with θC in its targets: heads trained on "
+                                      "the same labels with other seeds (diff2in1 warmup --seed N), a deep ensemble "
+                                      "that knows more than one head (empty = θC alone)")
     lr: float = option(1e-4, "peak learning rate of θE")
     lr_warmup: int = option(100, "linear learning-rate warm-up steps of θE's fresh optimizer")
     lr_schedule: str = option("cosine", "learning rate after the warm-up: cosine (to 1%%) or constant",

@@ -31,7 +31,7 @@ from .pools import Pool, concat_unlabelled, created_dataset, make_store, student
 from .pseudo_loss import pseudo_loss
 from .samples import dataset_ids, open_samples
 from .step import TrainStep, shard
-from .teacher import TargetBank, ensemble_targets, targets_in_view
+from .teacher import HeadEnsemble, TargetBank, ensemble_targets, targets_in_view
 from .view_eval import evaluate_views
 from .view_features import ViewFeatures
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, shifted_views, warp_targets
@@ -68,6 +68,18 @@ def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionMod
     ema = EMA(model, decay=config.ema_decay, every=config.ema_every, warmup=config.ema_warmup)
     ema.shadow.load_state_dict(creation.state_dict())
     return model.to(run.accelerator.device), ema
+
+
+def _labeller(run: HeadTraining, config: ImproveConfig, ema: EMA) -> torch.nn.Module:
+    """What labels the samples without ground truth: θC, with ``teacher_heads`` averaged in (or ``teacher``)."""
+    def fixed(path: str) -> PerceptionModel:
+        return load_perception(path, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
+
+    if config.teacher:
+        return fixed(config.teacher)
+    if config.teacher_heads:
+        return HeadEnsemble([ema.shadow, *(fixed(path) for path in config.teacher_heads)])
+    return ema.shadow
 
 
 def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Pool, Pool | None]:
@@ -209,9 +221,7 @@ def train_improve(config: ImproveConfig) -> Path:
     run, trainer, ema = _start(config)
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed, config.view_shift)
     pools = _pools(run, config, bank)
-    labeller = ema.shadow
-    if config.teacher:
-        labeller = load_perception(config.teacher, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
+    labeller = _labeller(run, config, ema)
     target_bank = _target_bank(run, config, pools[1])
     log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
     bar, start = run.progress_bar("improve", trainer.steps), time.time()

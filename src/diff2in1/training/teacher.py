@@ -36,6 +36,32 @@ def soft_predictions(model: PerceptionModel, features: list[torch.Tensor], size:
     return out
 
 
+class HeadEnsemble(torch.nn.Module):
+    """Several perception heads on the same features, averaged: θC with heads trained on the same labels from
+    other seeds (a deep ensemble). Its output has a PerceptionModel's keys; the normal is the members' mean
+    direction, left unnormalised so that ``ensemble_targets`` reads the members' disagreement as it reads the
+    views', and the logits are the log of the members' mean class probabilities."""
+
+    def __init__(self, members: list[PerceptionModel]):
+        super().__init__()
+        if not members or any(m.tasks != members[0].tasks for m in members):
+            raise ValueError(f"HeadEnsemble: needs heads with the same tasks, got {[m.tasks for m in members]}")
+        self.members = torch.nn.ModuleList(members)
+        self.tasks = members[0].tasks
+
+    def forward(self, features: list[torch.Tensor], size: tuple[int, int]) -> dict:
+        outs = [soft_predictions(member, features, size) for member in self.members]
+        mean = {key: torch.stack([o[key] for o in outs]).mean(dim=0) for key in outs[0]}
+        preds: dict = {}
+        if "normal" in mean:
+            preds[NORMAL] = {"normal": mean["normal"], "kappa": mean["kappa"]}
+        if "depth" in mean:
+            preds[DEPTH] = {"depth": mean["depth"]}
+        if "probs" in mean:
+            preds[SEMSEG] = {"logits": mean["probs"].clamp_min(1e-8).log()}
+        return preds
+
+
 @torch.no_grad()
 def ensemble_targets(model: PerceptionModel, store: ViewFeatures, indices: torch.Tensor, views: list[int],
                      size: tuple[int, int], flip_weight: float = 1.0) -> dict:
