@@ -10,7 +10,8 @@ the control arm's θC after stage 2 (which trained on every view, crops included
 split only (250 training images outside the labelled set). Views (``training/views.py``): 0 the image,
 1 its mirror, 2.. perturbed crops of a bank, 1000 + k / 2000 + k the image / mirror with noise draw k,
 3000 + k the image (k even) / mirror (k odd) shifted diagonally by a share of the side (the same camera).
-Writes bench/results/teacher_views.{json,md}.
+flip_headsK: θC averaged with K - 1 heads warmed up on the same labels from other seeds (a deep ensemble; they
+are the seed's warmup_k1.. of bench/self_improve.py). Writes bench/results/teacher_views.{json,md}.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ CANDIDATES = {  # name: (views, crop_min_scale, jitter[, shift]); crop settings 
     "flip_shift4_x8": ([0, 1, *SHIFTS], 0.7, 0.0, 4 / 64),  # four directions
     "flip_shift2_x8": ([0, 1, *SHIFTS], 0.7, 0.0, 2 / 64),
     "flip_shift8_x8": ([0, 1, *SHIFTS], 0.7, 0.0, 8 / 64),
+    # a deep ensemble: θC and the warm-ups of the same labels with other training seeds (warmup_k1..), averaged
+    "flip_heads2": ([0, 1], 0.7, 0.0, 1 / 16, 2),
+    "flip_heads3": ([0, 1], 0.7, 0.0, 1 / 16, 3),
+    "flip_heads4": ([0, 1], 0.7, 0.0, 1 / 16, 4),
 }
 
 
@@ -74,13 +79,27 @@ def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
     samples = open_samples(run.eval_set, in_memory=True)
     out = {}
     for name in names:
-        views, scale, jitter, shift = (*CANDIDATES[name], 1 / 16)[:4]
-        metrics = score(views, scale, jitter, shift, model, run.backbone, samples, str(work / "features"),
-                        run.num_classes)
+        views, scale, jitter, shift, heads = (*CANDIDATES[name], 1 / 16, 1)[:5]
+        metrics = score(views, scale, jitter, shift, with_extra_heads(model, folder.parent, heads), run.backbone,
+                        samples, str(work / "features"), run.num_classes)
         out[name] = {"normal.mean": metrics["normal"]["mean"], "depth.abs_rel": metrics["depth"]["abs_rel"],
                      "semseg.miou": metrics["semseg"]["miou"]}
         print(f"s{seed} {name}: {out[name]}", file=sys.stderr, flush=True)
     return out
+
+
+def with_extra_heads(model, seed_folder: Path, heads: int):
+    """``model`` averaged with the first heads - 1 extra warm-ups of the seed (bench/self_improve.py's
+    extra_warmups: the same labels, training seeds 100 + k), or ``model`` itself when heads is 1."""
+    from diff2in1.perception.checkpoint import load_perception
+    from diff2in1.training.teacher import HeadEnsemble
+
+    if heads == 1:
+        return model
+    device = next(model.parameters()).device
+    extra = [load_perception(seed_folder / f"warmup_k{k}" / "checkpoint", which="model")[0].to(device).eval()
+             for k in range(1, heads)]
+    return HeadEnsemble([model, *extra]).eval()
 
 
 def table(per_seed: dict[int, dict], names: list[str]) -> str:
