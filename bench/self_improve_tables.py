@@ -135,7 +135,7 @@ def arm_table(seeds: dict) -> dict:
 HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "created_pool_weighted", "unlabelled",
               "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
               "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
-              "unlabelled_heads", "created_pool_heads", "oracle",
+              "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "oracle",
               "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
 

@@ -141,3 +141,13 @@ def test_a_head_ensemble_averages_its_members_and_one_member_is_that_head():
     torch.testing.assert_close(both["depth"], (a["depth"] + b["depth"]) / 2)
     torch.testing.assert_close(both["probs"], (a["probs"] + b["probs"]) / 2, atol=1e-6, rtol=1e-5)
     assert (both["normal"].norm(dim=1) < 1 - 1e-4).any()  # disagreeing members shorten the mean direction
+
+
+def test_pseudo_labels_for_some_tasks_leave_the_others_to_the_real_labels():
+    model = _model()
+    preds = model([torch.randn(2, 8, 8, 8)], (8, 8))
+    loss, logs = pseudo_loss(model, preds, _targets(), soft=True, tasks=["normal", "depth"])
+    loss.backward()
+    assert "pseudo/semseg" not in logs and {"pseudo/normal", "pseudo/depth"} <= set(logs)
+    seg_head = model.heads["semseg"]
+    assert all(p.grad is None or not p.grad.any() for p in seg_head.parameters())

@@ -101,6 +101,8 @@ class ImproveConfig(WarmupConfig):
     pseudo_batch_size: int = option(8, "samples without ground truth (created + unlabelled) per step, beside "
                                     "--batch-size real ones; 0 = real only (the control)")
     pseudo_weight: float = option(1.0, "weight of the loss on θC's targets against the real loss")
+    pseudo_tasks: list[str] = option([], "tasks trained on θC's targets (soft targets; empty = every task): e.g. "
+                                     "normal depth, leaving segmentation to the real labels")
     semseg_threshold: float = option(0.0, "segmentation targets only where θC's top class probability reaches this "
                                      "(FixMatch's confidence threshold; 0 = every pixel)")
     labels: str = option("theta_c", "targets of created samples: theta_c (re-predicted each step) or stored "

@@ -148,7 +148,7 @@ def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step
     else:
         full = ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size, config.teacher_flip_weight)
     return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask,
-                       config.semseg_threshold)
+                       config.semseg_threshold, config.pseudo_tasks)
 
 
 def _step_loss(trainer, labeller, pools, step, config, device, bank=None) -> tuple[torch.Tensor, dict[str, float]]:

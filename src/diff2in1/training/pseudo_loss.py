@@ -60,19 +60,23 @@ def agreement_mask(preds: dict, targets: dict, cos_mask: float, semseg_threshold
 
 
 def pseudo_loss(model: PerceptionModel, preds: dict, targets: dict, soft: bool, cos_mask: float = 0.0,
-                semseg_threshold: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum over the model's tasks of the student's loss on θC's targets; logs as 'pseudo/<task>'."""
+                semseg_threshold: float = 0.0, tasks: list[str] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum over the model's tasks (or ``tasks`` of them, soft targets only) of the student's loss on
+    θC's targets; logs as 'pseudo/<task>'."""
     targets = {**targets, "mask": agreement_mask(preds, targets, cos_mask, semseg_threshold)}
+    if tasks and not set(model.tasks) <= set(tasks) and not soft:
+        raise ValueError(f"pseudo-labels for some tasks only ({tasks}) need soft targets (--soft-labels)")
     if not soft:
         total, logs = model.loss(preds, targets)
         return total, {f"pseudo/{k}": v for k, v in logs.items()}
     total = None
     logs: dict[str, float] = {}
-    for task in model.tasks:
+    for task in [t for t in model.tasks if not tasks or t in tasks]:
         loss = SOFT[task](preds[task], targets)
         logs[f"pseudo/{task}"] = float(loss.detach())
         weighted = model.loss_weights[task] * loss
         total = weighted if total is None else total + weighted
-    assert total is not None
+    if total is None:
+        raise ValueError(f"pseudo-labels for tasks {tasks}: the model has none of them ({model.tasks})")
     logs["pseudo/total"] = float(total.detach())
     return total, logs
