@@ -17,6 +17,7 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   created        8 real + 8 created from the labelled images (the paper's data)
   release        the official release's stage 2 (--preset release) on images created from the labelled ones
   control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
+  control_long   the control continued for 4500 more steps (as many as the extra heads' warm-ups)
   *_round2       a second stage from the control's end: control_round2 (real only, the fair control),
                  unlabelled_weighted_round2, oracle_round2
 θC's targets for the pool are refreshed every TEACHER_EVERY steps (every step in the release arm).
@@ -95,9 +96,12 @@ ARMS.update({f"created_pool_weighted_steps{n}": {"synthetic": f"{{created_pool_s
 ROUND2 = {"control_round2": "control", "unlabelled_weighted_round2": "unlabelled_weighted",
           "oracle_round2": "oracle"}
 ARMS.update({name: {**ARMS[first], "warmup": "{control}"} for name, first in ROUND2.items()})
+# The deep-ensemble teacher's extra heads cost EXTRA_HEADS warm-ups of head training: a control given as many more
+# steps (from its own end, real images only) had that compute too.
+ARMS["control_long"] = {**ARMS["control"], "warmup": "{control}", "steps": 4500}
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
           "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
-          "created_pool_heads", "unlabelled_heads_geometry",
+          "created_pool_heads", "unlabelled_heads_geometry", "control_long",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page

@@ -17,7 +17,7 @@ from diff2in1.fileio import read_json, write_json, write_text
 
 HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
-NOT_BEST = {"warmup", "control", "control16", "oracle", "control_round2", "oracle_round2"}
+NOT_BEST = {"warmup", "control", "control16", "oracle", "control_round2", "oracle_round2", "control_long"}
 ROUND2 = "_round2"
 
 
@@ -135,7 +135,7 @@ def arm_table(seeds: dict) -> dict:
 HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "created_pool_weighted", "unlabelled",
               "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
               "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
-              "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "oracle",
+              "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "control_long", "oracle",
               "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
 
@@ -211,8 +211,9 @@ def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
             heads = (table[best]["head"], table[against]["head"])
             entry.update(best=best, best_against=against, best_minus_control=paired(seeds, best, against, heads),
                          oracle_share=oracle_share(table, best))
-            if "control16" in table and against == "control":
-                entry["best_minus_control16"] = paired(seeds, best, "control16", (heads[0], table["control16"]["head"]))
+            for other in ("control16", "control_long"):  # controls with more real images or more steps
+                if other in table and against == "control":
+                    entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))
             for created, real in CREATED_VS_REAL.items():  # created images against the real ones, same teacher
                 if created in table and real in table:
                     entry[f"{created}_minus_{real}"] = paired(seeds, created, real,
@@ -249,9 +250,9 @@ def markdown(summary: dict, meta: dict) -> str:
                 for mode in ("tta", "plain"):
                     cells = [_delta(deltas[mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {name} | {mode} | " + " | ".join(cells) + " |")
-            comparisons = [(entry["best"], "control16"), *CREATED_VS_REAL.items()]
+            comparisons = [(entry["best"], "control16"), (entry["best"], "control_long"), *CREATED_VS_REAL.items()]
             for arm, other in comparisons:
-                name = "best_minus_control16" if other == "control16" else f"{arm}_minus_{other}"
+                name = f"best_minus_{other}" if other in ("control16", "control_long") else f"{arm}_minus_{other}"
                 if name in entry:
                     for mode in ("tta", "plain"):
                         cells = [_delta(entry[name][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
