@@ -149,8 +149,11 @@ MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against the control
 def best_arm(table: dict, seeds: dict) -> str | None:
     """The arm with the lowest validation normal error with flip averaging, paired against its fair control
     on the seeds both have (seeds differ by more than arms do, so unpaired means of unequal seed sets
-    mislead), among the arms that lose at most MIOU_BOUND validation mIoU (all arms when none does)."""
-    candidates = [a for a in table if a not in NOT_BEST and fair_control(a) in table]
+    mislead), among the arms that lose at most MIOU_BOUND validation mIoU (all arms when none does). Only arms
+    that ran on every seed of their control compete: a stopped arm's one lucky seed must not win."""
+    def complete(arm: str) -> bool:  # ran on every seed its control ran on: seeds differ more than arms do
+        return all(arm in s for s in seeds.values() if fair_control(arm) in s)
+    candidates = [a for a in table if a not in NOT_BEST and fair_control(a) in table and complete(a)]
     if not candidates:
         return None
 

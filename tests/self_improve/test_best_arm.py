@@ -32,6 +32,12 @@ def test_when_every_arm_loses_miou_normals_decide():
     assert best_arm(arm_table(seeds), seeds) == "b"
 
 
+def test_an_arm_missing_seeds_of_its_control_is_not_chosen():
+    seeds = seeds_with(control=(10.0, 0.70), a=(9.9, 0.69), b=(9.5, 0.68))
+    seeds["0"]["partial"] = scores(5.0, 0.70)  # one seed only, far ahead on that seed
+    assert best_arm(arm_table(seeds), seeds) == "b"
+
+
 def test_controls_and_oracle_are_never_best():
     seeds = seeds_with(control=(10.0, 0.70), oracle=(8.0, 0.75), control16=(9.0, 0.71), a=(9.9, 0.70))
     assert best_arm(arm_table(seeds), seeds) == "a"
