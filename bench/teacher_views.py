@@ -79,7 +79,7 @@ def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
     samples = open_samples(run.eval_set, in_memory=True)
     out = {}
     for name in names:
-        views, scale, jitter, shift, heads = (*CANDIDATES[name], 1 / 16, 1)[:5]
+        views, scale, jitter, shift, heads = (*CANDIDATES[name], *(1 / 16, 1)[len(CANDIDATES[name]) - 3:])
         metrics = score(views, scale, jitter, shift, with_extra_heads(model, folder.parent, heads), run.backbone,
                         samples, str(work / "features"), run.num_classes)
         out[name] = {"normal.mean": metrics["normal"]["mean"], "depth.abs_rel": metrics["depth"]["abs_rel"],
