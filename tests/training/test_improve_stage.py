@@ -70,51 +70,41 @@ def test_a_second_round_starts_theta_e_and_theta_c_where_the_first_ended(warm):
         assert all(torch.equal(ended[k], started[k]) for k in ended), name
 
 
-def test_the_teacher_averages_views_the_student_does_not_see_at_once(warm, monkeypatch):
+def _record_labelling(monkeypatch) -> list[tuple]:
+    """(labeller, view store, views) of every call of θC's ensemble during a run."""
     import diff2in1.training.improve as improve_module
 
-    seen = []
+    calls = []
     original = improve_module.ensemble_targets
 
-    def recording(model, store, rows, views, size, *rest):
-        seen.append(list(views))
-        return original(model, store, rows, views, size, *rest)
+    def recording(model, store, rows, views, *rest):
+        calls.append((model, store, list(views)))
+        return original(model, store, rows, views, *rest)
 
     monkeypatch.setattr(improve_module, "ensemble_targets", recording)
+    return calls
+
+
+def test_the_teacher_averages_views_the_student_does_not_see_at_once(warm, monkeypatch):
+    calls = _record_labelling(monkeypatch)
     train_improve(_config(warm, "ensemble"))
-    assert seen == [[0, 1, 2]] * 3
+    assert [views for _, _, views in calls] == [[0, 1, 2]] * 3
     log = list(csv.DictReader(open(warm["root"] / "ensemble" / "log.csv")))
     assert {"pseudo/normal", "pseudo/depth", "pseudo/semseg"} <= set(log[0])
 
 
 def test_a_shift_teacher_averages_the_image_its_mirror_and_their_shifted_views(warm, monkeypatch):
-    import diff2in1.training.improve as improve_module
-
-    seen = []
-    original = improve_module.ensemble_targets
-
-    def recording(model, store, rows, views, size, *rest):
-        seen.append((list(views), store.bank.shift))
-        return original(model, store, rows, views, size, *rest)
-
-    monkeypatch.setattr(improve_module, "ensemble_targets", recording)
+    calls = _record_labelling(monkeypatch)
     train_improve(_config(warm, "shifts", teacher_views="flip_shifts", view_shift=0.125, steps=1))
-    assert seen == [([0, 1, *range(3000, 3008)], 0.125)]
+    assert [(views, store.bank.shift) for _, store, views in calls] == [([0, 1, *range(3000, 3008)], 0.125)]
 
 
 def test_teacher_heads_are_averaged_with_theta_c_which_keeps_following_theta_e(warm, monkeypatch):
-    import diff2in1.training.improve as improve_module
     from diff2in1.training.teacher import HeadEnsemble
 
-    labellers = []
-    original = improve_module.ensemble_targets
-
-    def recording(model, *rest):
-        labellers.append(model)
-        return original(model, *rest)
-
-    monkeypatch.setattr(improve_module, "ensemble_targets", recording)
+    calls = _record_labelling(monkeypatch)
     out = train_improve(_config(warm, "heads", teacher_heads=[str(warm["checkpoint"])], steps=2))
+    labellers = [model for model, _, _ in calls]
     assert all(isinstance(m, HeadEnsemble) and len(m.members) == 2 for m in labellers) and len(labellers) == 2
     theta_c = load_tensors(out / "checkpoint" / "creation.safetensors")
     assert any(not torch.equal(theta_c[k], v) for k, v in labellers[0].members[1].state_dict().items())
@@ -191,17 +181,9 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(warm, monkeypatch):
 
 
 def test_a_teacher_checkpoint_labels_instead_of_theta_c(warm, monkeypatch):
-    import diff2in1.training.improve as improve_module
-
-    labellers = []
-    original = improve_module.ensemble_targets
-
-    def recording(model, *args):
-        labellers.append(model)
-        return original(model, *args)
-
-    monkeypatch.setattr(improve_module, "ensemble_targets", recording)
+    calls = _record_labelling(monkeypatch)
     train_improve(_config(warm, "teacher", teacher=str(warm["checkpoint"]), ema_decay=0.5, lr=1e-2))
+    labellers = [model for model, _, _ in calls]
     assert len(labellers) == 3 and len({id(m) for m in labellers}) == 1
     start = load_tensors(warm["checkpoint"] / "model.safetensors")
     assert all(torch.equal(p.cpu(), start[k]) for k, p in labellers[0].state_dict().items())  # fixed, not the EMA
