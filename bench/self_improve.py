@@ -74,6 +74,8 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     # seeds (bench/teacher_views.py's head ensemble: 4 heads with flip averaging label 0.7° better than one)
     "unlabelled_heads": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip", "teacher_heads": "{heads}"},
     "created_pool_heads": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip", "teacher_heads": "{heads}"},
+    "created_pool_heads_geometry": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip",
+                                    "teacher_heads": "{heads}", "pseudo_tasks": ["normal", "depth"]},
     # the same, θC's targets for normals and depth only: its soft classes cost mIoU in every arm (rare classes)
     "unlabelled_heads_geometry": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip",
                                   "teacher_heads": "{heads}", "pseudo_tasks": ["normal", "depth"]},
@@ -101,7 +103,7 @@ ARMS.update({name: {**ARMS[first], "warmup": "{control}"} for name, first in ROU
 ARMS["control_long"] = {**ARMS["control"], "warmup": "{control}", "steps": 4500}
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
           "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
-          "created_pool_heads", "unlabelled_heads_geometry", "control_long",
+          "created_pool_heads", "unlabelled_heads_geometry", "created_pool_heads_geometry", "control_long",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page

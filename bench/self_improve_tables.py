@@ -135,14 +135,15 @@ def arm_table(seeds: dict) -> dict:
 HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_pool", "created_pool_weighted", "unlabelled",
               "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
               "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
-              "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "control_long", "oracle",
+              "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "created_pool_heads_geometry",
+              "control_long", "oracle",
               "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
 
 # Created images and the real photos they were created from, each labelled by the same teacher.
 CREATED_VS_REAL = {"created_pool": "unlabelled", "created_pool_weighted": "unlabelled_weighted",
                    "created_pool_shifts": "unlabelled_shifts", "created_pool_shifts_tau": "unlabelled_shifts_tau",
-                   "created_pool_heads": "unlabelled_heads"}
+                   "created_pool_heads": "unlabelled_heads", "created_pool_heads_geometry": "unlabelled_heads_geometry"}
 MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against the control
 
 
