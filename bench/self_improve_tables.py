@@ -269,7 +269,7 @@ def markdown(summary: dict, meta: dict) -> str:
                 for row in entry["creation_cost"]:
                     cells = [_delta(row["minus_control"]["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {row['arm']} | {row['schedule_steps']} | {row['unet_calls']} | " + " | ".join(cells) + " |")
-            shares = ", ".join(f"{mode} {key} {value:.0%}" for mode, v in entry.get("oracle_share", {}).items()
+            shares = ", ".join(f"{mode} {key} {value:.1%}" for mode, v in entry.get("oracle_share", {}).items()
                                for key, value in v.items())
             lines += ["", f"Share of the oracle's gain recovered by {entry['best']}: "
                       + (shares or f"not measured ({fair_oracle(entry['best'])} has not run)"), ""]
