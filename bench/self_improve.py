@@ -74,11 +74,11 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     # seeds (bench/teacher_views.py's head ensemble: 4 heads with flip averaging label 0.7° better than one)
     "unlabelled_heads": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip", "teacher_heads": "{heads}"},
     "created_pool_heads": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip", "teacher_heads": "{heads}"},
-    "created_pool_heads_geometry": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip",
-                                    "teacher_heads": "{heads}", "pseudo_tasks": ["normal", "depth"]},
     # the same, θC's targets for normals and depth only: its soft classes cost mIoU in every arm (rare classes)
     "unlabelled_heads_geometry": {"synthetic": "", "unlabelled": "{pool}", "teacher_views": "flip",
                                   "teacher_heads": "{heads}", "pseudo_tasks": ["normal", "depth"]},
+    "created_pool_heads_geometry": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip",
+                                    "teacher_heads": "{heads}", "pseudo_tasks": ["normal", "depth"]},
     # Diff-2-in-1 proper with the shift teacher: images created from the pool's photos (5-step schedule, 4 UNet
     # calls each: at 25 labels as good as 16) instead of the photos
     "created_pool_shifts": {"synthetic": "{created_pool_steps5}", "teacher_views": "flip_shifts"},

@@ -19,6 +19,7 @@ HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
 NOT_BEST = {"warmup", "control", "control16", "oracle", "control_round2", "oracle_round2", "control_long"}
 ROUND2 = "_round2"
+BIGGER_CONTROLS = ("control16", "control_long")  # more real images per step, more steps: best − each
 
 
 def fair_control(arm: str) -> str:
@@ -152,7 +153,7 @@ def best_arm(table: dict, seeds: dict) -> str | None:
     on the seeds both have (seeds differ by more than arms do, so unpaired means of unequal seed sets
     mislead), among the arms that lose at most MIOU_BOUND validation mIoU (all arms when none does). Only arms
     that ran on every seed of their control compete: a stopped arm's one lucky seed must not win."""
-    def complete(arm: str) -> bool:  # ran on every seed its control ran on: seeds differ more than arms do
+    def complete(arm: str) -> bool:
         return all(arm in s for s in seeds.values() if fair_control(arm) in s)
     candidates = [a for a in table if a not in NOT_BEST and fair_control(a) in table and complete(a)]
     if not candidates:
@@ -215,7 +216,7 @@ def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
             heads = (table[best]["head"], table[against]["head"])
             entry.update(best=best, best_against=against, best_minus_control=paired(seeds, best, against, heads),
                          oracle_share=oracle_share(table, best))
-            for other in ("control16", "control_long"):  # controls with more real images or more steps
+            for other in BIGGER_CONTROLS:
                 if other in table and against == "control":
                     entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))
             for created, real in CREATED_VS_REAL.items():  # created images against the real ones, same teacher
@@ -254,9 +255,9 @@ def markdown(summary: dict, meta: dict) -> str:
                 for mode in ("tta", "plain"):
                     cells = [_delta(deltas[mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {name} | {mode} | " + " | ".join(cells) + " |")
-            comparisons = [(entry["best"], "control16"), (entry["best"], "control_long"), *CREATED_VS_REAL.items()]
+            comparisons = [*((entry["best"], other) for other in BIGGER_CONTROLS), *CREATED_VS_REAL.items()]
             for arm, other in comparisons:
-                name = f"best_minus_{other}" if other in ("control16", "control_long") else f"{arm}_minus_{other}"
+                name = f"best_minus_{other}" if other in BIGGER_CONTROLS else f"{arm}_minus_{other}"
                 if name in entry:
                     for mode in ("tta", "plain"):
                         cells = [_delta(entry[name][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]

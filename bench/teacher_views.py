@@ -23,10 +23,11 @@ from pathlib import Path
 
 import torch
 
-from self_improve import COMMIT, machine, seed_config
+from diff2in1.training.views import shifted_views
+from self_improve import COMMIT, extra_warmup_config, machine, seed_config
 
 NOISE = [1000 + k for k in range(4)] + [2000 + k for k in range(4)]
-SHIFTS = [3000 + k for k in range(8)]
+SHIFTS = shifted_views(8)
 CANDIDATES = {  # name: (views, crop_min_scale, jitter[, shift]); crop settings matter for views 2..n only
     "clean": ([0], 0.7, 0.2),
     "flip": ([0, 1], 0.7, 0.2),
@@ -80,7 +81,7 @@ def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
     out = {}
     for name in names:
         views, scale, jitter, shift, heads = (*CANDIDATES[name], *(1 / 16, 1)[len(CANDIDATES[name]) - 3:])
-        metrics = score(views, scale, jitter, shift, with_extra_heads(model, folder.parent, heads), run.backbone,
+        metrics = score(views, scale, jitter, shift, with_extra_heads(model, work, seed, heads), run.backbone,
                         samples, str(work / "features"), run.num_classes)
         out[name] = {"normal.mean": metrics["normal"]["mean"], "depth.abs_rel": metrics["depth"]["abs_rel"],
                      "semseg.miou": metrics["semseg"]["miou"]}
@@ -88,7 +89,7 @@ def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
     return out
 
 
-def with_extra_heads(model, seed_folder: Path, heads: int):
+def with_extra_heads(model, work: Path, seed: int, heads: int):
     """``model`` averaged with the first heads - 1 extra warm-ups of the seed (bench/self_improve.py's
     extra_warmups: the same labels, training seeds 100 + k), or ``model`` itself when heads is 1."""
     from diff2in1.perception.checkpoint import load_perception
@@ -97,8 +98,8 @@ def with_extra_heads(model, seed_folder: Path, heads: int):
     if heads == 1:
         return model
     device = next(model.parameters()).device
-    extra = [load_perception(seed_folder / f"warmup_k{k}" / "checkpoint", which="model")[0].to(device).eval()
-             for k in range(1, heads)]
+    extra = [load_perception(Path(extra_warmup_config(work, 100, seed, k).out) / "checkpoint", which="model")[0]
+             .to(device).eval() for k in range(1, heads)]
     return HeadEnsemble([model, *extra]).eval()
 
 

@@ -19,9 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from self_improve import COMMIT, machine, seed_config
-from teacher_views import score
+from teacher_views import SHIFTS, score
 
-MODES = {"flip": [0, 1], "shifts": [0, 1, *range(3000, 3008)]}  # training/views.py: 3000 + k shifted views
+MODES = {"flip": [0, 1], "shifts": [0, 1, *SHIFTS]}
 KEYS = {"normal.mean": ("normal", "mean"), "depth.abs_rel": ("depth", "abs_rel"), "semseg.miou": ("semseg", "miou")}
 
 
