@@ -101,9 +101,13 @@ ARMS.update({name: {**ARMS[first], "warmup": "{control}"} for name, first in ROU
 # The deep-ensemble teacher's extra heads cost EXTRA_HEADS warm-ups of head training: a control given as many more
 # steps (from its own end, real images only) had that compute too.
 ARMS["control_long"] = {**ARMS["control"], "warmup": "{control}", "steps": 4500}
+# The same compute spent the other way: one extra head (1500 steps) and a stage as long as the rest of
+# control_long's budget, so that the student gains from the longer stage as control_long does.
+ARMS["created_pool_head1_long"] = {**ARMS["created_pool_heads_geometry"], "teacher_heads": "{heads1}", "steps": 4500}
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
           "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
           "created_pool_heads", "unlabelled_heads_geometry", "created_pool_heads_geometry", "control_long",
+          "created_pool_head1_long",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page
@@ -166,12 +170,12 @@ def extra_warmup_config(work: Path, labelled: int, seed: int, k: int):
                    cache_dir=str(work / "features"), cache_storage=BENCH_IMPROVE["cache_storage"])
 
 
-def extra_warmups(work: Path, labelled: int, seed: int) -> list[str]:
-    """Checkpoints of the EXTRA_HEADS extra warm-ups of (labelled, seed), trained where missing."""
+def extra_warmups(work: Path, labelled: int, seed: int, count: int = EXTRA_HEADS) -> list[str]:
+    """Checkpoints of the first `count` extra warm-ups of (labelled, seed), trained where missing."""
     from diff2in1.training.warmup import train_warmup
 
     paths = []
-    for k in range(1, EXTRA_HEADS + 1):
+    for k in range(1, count + 1):
         config = extra_warmup_config(work, labelled, seed, k)
         if not (Path(config.out) / "metrics.json").is_file():
             record_made_by(Path(config.out))
@@ -214,8 +218,9 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
             paths[folder] = str(Path(base.out) / folder)
             create_dataset(replace(create, out=paths[folder], data=pool, num_labelled=0, checkpoint=checkpoint,
                                    steps=steps, progress=False))
-        if "{heads}" in ARMS[name].values() and "heads" not in paths:
-            paths["heads"] = extra_warmups(work, labelled, seed)
+        count = heads_wanted(ARMS[name])
+        if count and len(paths.get("heads", [])) < count:
+            paths["heads"] = extra_warmups(work, labelled, seed, count)
         overrides = {k: fill_paths(v, paths) for k, v in ARMS[name].items()}
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY, **overrides})
@@ -227,10 +232,23 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
     score_arm(Path(warmup.out), replace(improve, cache_dir=features), warmup=True)
 
 
+HEADS_PLACEHOLDER = re.compile(r"\{heads(\d*)\}")  # "{heads}": all EXTRA_HEADS extra heads; "{headsN}": the first N
+
+
+def heads_wanted(arm: dict) -> int:
+    """How many extra warm-up heads an arm's teacher averages (0: none)."""
+    for value in arm.values():
+        match = HEADS_PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+        if match:
+            return int(match[1] or EXTRA_HEADS)
+    return 0
+
+
 def fill_paths(value, paths: dict):
-    """An arm's setting with its {placeholders} filled; "{heads}" becomes the list of extra heads."""
-    if value == "{heads}":
-        return paths["heads"]
+    """An arm's setting with its {placeholders} filled; "{heads}" / "{headsN}" become lists of extra heads."""
+    match = HEADS_PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        return paths["heads"][: int(match[1] or EXTRA_HEADS)]
     return value.format(**paths) if isinstance(value, str) else value
 
 
