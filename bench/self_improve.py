@@ -235,20 +235,22 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
 HEADS_PLACEHOLDER = re.compile(r"\{heads(\d*)\}")  # "{heads}": all EXTRA_HEADS extra heads; "{headsN}": the first N
 
 
+def heads_in(value) -> int:
+    """How many extra heads one arm setting names (0: it is not a heads placeholder)."""
+    match = HEADS_PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+    return int(match[1] or EXTRA_HEADS) if match else 0
+
+
 def heads_wanted(arm: dict) -> int:
     """How many extra warm-up heads an arm's teacher averages (0: none)."""
-    for value in arm.values():
-        match = HEADS_PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
-        if match:
-            return int(match[1] or EXTRA_HEADS)
-    return 0
+    return max((heads_in(value) for value in arm.values()), default=0)
 
 
 def fill_paths(value, paths: dict):
     """An arm's setting with its {placeholders} filled; "{heads}" / "{headsN}" become lists of extra heads."""
-    match = HEADS_PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
-    if match:
-        return paths["heads"][: int(match[1] or EXTRA_HEADS)]
+    count = heads_in(value)
+    if count:
+        return paths["heads"][:count]
     return value.format(**paths) if isinstance(value, str) else value
 
 

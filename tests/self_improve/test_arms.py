@@ -41,8 +41,8 @@ def test_a_deep_ensemble_arm_gets_the_extra_heads_as_a_list_and_they_share_the_l
     assert "unlabelled_heads" in TRIALS
 
 
-def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_longs_steps():
-    from self_improve import EXTRA_HEADS, STAGE2_STEPS, fill_paths, heads_wanted
+def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_longs_steps(tmp_path):
+    from self_improve import EXTRA_HEADS, STAGE2_STEPS, extra_warmup_config, fill_paths, heads_wanted
 
     arm = ARMS["created_pool_head1_long"]
     heads = [f"k{k}/checkpoint" for k in range(1, EXTRA_HEADS + 1)]
@@ -50,5 +50,6 @@ def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_long
     assert heads_wanted(ARMS["control"]) == 0
     assert fill_paths(arm["teacher_heads"], {"heads": heads}) == heads[:1]
     # one warm-up's steps for the extra head plus its stage: control_long's first stage plus its 4500 more
-    assert arm["steps"] + STAGE2_STEPS * heads_wanted(arm) == STAGE2_STEPS + ARMS["control_long"]["steps"]
+    head_steps = extra_warmup_config(tmp_path, 100, 0, 1).steps
+    assert arm["steps"] + head_steps * heads_wanted(arm) == STAGE2_STEPS + ARMS["control_long"]["steps"]
     assert "created_pool_head1_long" in TRIALS
