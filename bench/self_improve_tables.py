@@ -19,16 +19,20 @@ HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
 NOT_BEST = {"warmup", "control", "control16", "oracle", "control_round2", "oracle_round2", "control_long"}
 ROUND2 = "_round2"
+LONG = "_long"
 BIGGER_CONTROLS = ("control16", "control_long")  # more real images per step, more steps: best − each
 
 
 def fair_control(arm: str) -> str:
     """The control that had every advantage ``arm`` had: the same start, steps, views and real images."""
-    return f"control{ROUND2}" if arm.endswith(ROUND2) and arm != f"control{ROUND2}" else "control"
+    for suffix in (ROUND2, LONG):
+        if arm.endswith(suffix) and arm != f"control{suffix}":
+            return f"control{suffix}"
+    return "control"
 
 
 def fair_oracle(arm: str) -> str:
-    return f"oracle{ROUND2}" if arm.endswith(ROUND2) else "oracle"
+    return next((f"oracle{suffix}" for suffix in (ROUND2, LONG) if arm.endswith(suffix)), "oracle")
 
 
 def collect(work: Path, labelled: list[int], seeds: list[int], arms: list[str]) -> dict:
@@ -137,7 +141,7 @@ HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_p
               "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
               "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
               "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "created_pool_heads_geometry",
-              "control_long", "oracle",
+              "control_long", "created_pool_head1_long", "oracle",
               "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
 

@@ -87,3 +87,16 @@ def test_a_second_round_arm_is_paired_with_the_control_and_oracle_of_the_second_
 def test_a_second_round_arm_without_its_control_is_not_chosen():
     seeds = seeds_with(control=(10.0, 0.70), a=(9.95, 0.70), unlabelled_weighted_round2=(9.0, 0.70))
     assert best_arm(arm_table(seeds), seeds) == "a"
+
+
+def test_an_arm_with_control_long_s_compute_is_paired_with_control_long_not_the_shorter_control():
+    from self_improve_tables import summarise
+
+    seeds = seeds_with(control=(10.0, 0.70), oracle=(9.0, 0.72), a=(9.95, 0.70), control_long=(9.7, 0.71),
+                       created_pool_head1_long=(9.6, 0.71))
+    entry = summarise({"100": seeds})["100"]
+    # against the 1500-step control the longer stage alone would look 0.3° better
+    assert entry["best"] == "created_pool_head1_long" and entry["best_against"] == "control_long"
+    assert entry["best_minus_control"]["tta"]["normal.mean"][0] == pytest.approx(-0.1)
+    assert entry["paired_with"]["created_pool_head1_long"] == "control_long"
+    assert entry["oracle_share"] == {}  # no oracle ran as long
