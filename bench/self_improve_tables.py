@@ -204,7 +204,7 @@ def oracle_share(table: dict, arm: str) -> dict:
 
 def creation_cost(minus_control: dict, calls: dict) -> list[dict]:
     """The arms on created images, fewest UNet calls per created image first, each with its paired gain
-    against the control (``minus_control``: summarise's per-arm table)."""
+    against its fair control (``minus_control``: summarise's per-arm table)."""
     rows = [{"arm": arm, **calls[arm], "minus_control": deltas} for arm, deltas in minus_control.items() if arm in calls]
     return sorted(rows, key=lambda row: (row["unet_calls"], row["arm"]))
 
@@ -267,7 +267,7 @@ def markdown(summary: dict, meta: dict) -> str:
                         cells = [_delta(entry[name][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                         lines.append(f"| {arm} − {other} | {mode} | " + " | ".join(cells) + " |")
             if "creation_cost" in entry:
-                lines += ["", "Creation cost: arms on created images against the control, by UNet calls per created "
+                lines += ["", "Creation cost: arms on created images against their fair control (control_long for *_long), by UNet calls per created "
                           "image (flip averaging on both sides):", "",
                           "| arm | DDIM schedule | UNet calls per image | normal mean ° | depth abs_rel | mIoU |",
                           "|---|---|---|---|---|---|"]
