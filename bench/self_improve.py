@@ -18,6 +18,8 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   release        the official release's stage 2 (--preset release) on images created from the labelled ones
   control16      real only, 16 per step (as many images per step as the arms with pseudo-labels)
   control_long   the control continued for 4500 more steps (as many as the extra heads' warm-ups)
+  created_pool_head1_long  control_long's compute spent on the teacher and the stage: one extra head (1500
+                 steps) and a 4500-step stage on created images; paired with control_long
   *_round2       a second stage from the control's end: control_round2 (real only, the fair control),
                  unlabelled_weighted_round2, oracle_round2
 θC's targets for the pool are refreshed every TEACHER_EVERY steps (every step in the release arm).
