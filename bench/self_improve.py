@@ -45,7 +45,7 @@ from pathlib import Path
 from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import read_json, write_json
 from diff2in1.workflow.run import load_run_config, stage_configs
-from self_improve_tables import collect, merge_stored, write_demo_spread, write_tables
+from self_improve_tables import collect, merge_made_by, merge_stored, write_demo_spread, write_tables
 
 POOL_SIZE = 500
 STAGE2_STEPS = 1500  # 3x the EMA horizon 1 / (1 - 0.998) and as long as the warm-up
@@ -338,11 +338,7 @@ def write_results(work: Path, args: argparse.Namespace, argv: list[str] | None) 
     if dropped:
         print(f"{runs_file}: not pairable with this work folder's warm-ups, kept aside under runs_left_out: "
               f"{', '.join(dropped)}", file=sys.stderr)
-    runs_made_by = made_by(work, args)
-    earlier = stored.get("runs_made_by", {})
-    runs_made_by.update({run: earlier[run] for run in kept if run in earlier})  # the commit each was trained at
-    if any(run not in earlier for run in kept) and "before_made_by_json" in earlier:
-        runs_made_by["before_made_by_json"] = earlier["before_made_by_json"]
+    runs_made_by = merge_made_by(made_by(work, args), stored.get("runs_made_by", {}), kept)
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY,
             "pool_size": POOL_SIZE, "settings": demo_config_path().name, "work": str(work),

@@ -20,19 +20,20 @@ LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "l
 NOT_BEST = {"warmup", "control", "control16", "oracle", "control_round2", "oracle_round2", "control_long"}
 ROUND2 = "_round2"
 LONG = "_long"
+PAIRED_SUFFIXES = (ROUND2, LONG)  # arms that start or run past the control pair with control<suffix>, oracle<suffix>
 BIGGER_CONTROLS = ("control16", "control_long")  # more real images per step, more steps: best − each
 
 
 def fair_control(arm: str) -> str:
     """The control that had every advantage ``arm`` had: the same start, steps, views and real images."""
-    for suffix in (ROUND2, LONG):
+    for suffix in PAIRED_SUFFIXES:
         if arm.endswith(suffix) and arm != f"control{suffix}":
             return f"control{suffix}"
     return "control"
 
 
 def fair_oracle(arm: str) -> str:
-    return next((f"oracle{suffix}" for suffix in (ROUND2, LONG) if arm.endswith(suffix)), "oracle")
+    return next((f"oracle{suffix}" for suffix in PAIRED_SUFFIXES if arm.endswith(suffix)), "oracle")
 
 
 def collect(work: Path, labelled: list[int], seeds: list[int], arms: list[str]) -> dict:
@@ -88,6 +89,18 @@ def merge_stored(runs: dict, stored: dict) -> tuple[dict, list[str], list[str]]:
             if not fresh:
                 del merged[count][seed]
     return merged, kept, dropped
+
+
+def merge_made_by(fresh: dict, earlier: dict, kept: list[str]) -> dict:
+    """Who made each stage: the work folder's records (``fresh``), completed by the earlier results file's for
+    the seeds whose stored runs were kept (``kept``, from merge_stored), both their scored arms and the stages
+    those arms started from (the extra heads' warm-ups), which have no scores of their own."""
+    kept_seeds = {run.rsplit("/", 1)[0] for run in kept}
+    out = {run: by for run, by in earlier.items() if run.rsplit("/", 1)[0] in kept_seeds}
+    out.update(fresh)
+    if any(run not in earlier for run in kept) and "before_made_by_json" in earlier:
+        out["before_made_by_json"] = earlier["before_made_by_json"]
+    return out
 
 
 def _seconds_per_step(log: Path) -> float | None:

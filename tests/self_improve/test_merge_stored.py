@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from self_improve_tables import merge_stored, same_scores
+from self_improve_tables import merge_made_by, merge_stored, same_scores
 
 
 def scores(normal: float) -> dict:
@@ -43,3 +43,13 @@ def test_scores_differ_when_any_metric_does():
     a, b = scores(14.0), scores(14.0)
     b["test"] = {"theta_e": {"normal": {"mean": 14.0}}, "theta_e_tta": {"normal": {"mean": 13.01}}}
     assert same_scores(a, a) and not same_scores(a, b)
+
+
+def test_kept_seeds_keep_the_records_of_their_unscored_stages_and_left_out_seeds_lose_theirs():
+    by = {"git_commit": "old"}
+    earlier = {"L100/s0/heads": by, "L100/s0/warmup_k2": by, "L100/s1/heads": by, "L100/s1/warmup_k2": by,
+               "L100/s0/warmup": by}
+    fresh = {"L100/s0/warmup": {"git_commit": "new"}, "L100/s0/long": {"git_commit": "new"}}
+    out = merge_made_by(fresh, earlier, kept=["L100/s0/heads"])
+    assert out == {"L100/s0/heads": by, "L100/s0/warmup_k2": by, "L100/s0/warmup": {"git_commit": "new"},
+                   "L100/s0/long": {"git_commit": "new"}}
