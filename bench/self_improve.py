@@ -20,6 +20,8 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   control_long   the control continued for 4500 more steps (as many as the extra heads' warm-ups)
   created_pool_head1_long  control_long's compute spent on the teacher and the stage: one extra head (1500
                  steps) and a 4500-step stage on created images; paired with control_long
+  created_pool_heads6_geometry  created_pool_heads_geometry with five extra heads in the teacher, not three
+  created_pool_heads_geometry_p16  created_pool_heads_geometry with 16 created images per step beside 8 real
   *_round2       a second stage from the control's end: control_round2 (real only, the fair control),
                  unlabelled_weighted_round2, oracle_round2
 θC's targets for the pool are refreshed every TEACHER_EVERY steps (every step in the release arm).
@@ -106,10 +108,15 @@ ARMS["control_long"] = {**ARMS["control"], "warmup": "{control}", "steps": 4500}
 # The same compute spent the other way: one extra head (1500 steps) and a stage as long as the rest of
 # control_long's budget, so that the student gains from the longer stage as control_long does.
 ARMS["created_pool_head1_long"] = {**ARMS["created_pool_heads_geometry"], "teacher_heads": "{heads1}", "steps": 4500}
+# Two ways to teach the student more at the same stage length: a wider ensemble (θC and five extra heads,
+# training seeds 101-105; on validation labels each head so far added less than the one before), and twice as
+# many created images per step beside the same 8 real ones.
+ARMS["created_pool_heads6_geometry"] = {**ARMS["created_pool_heads_geometry"], "teacher_heads": "{heads5}"}
+ARMS["created_pool_heads_geometry_p16"] = {**ARMS["created_pool_heads_geometry"], "pseudo_batch_size": 16}
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
           "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
           "created_pool_heads", "unlabelled_heads_geometry", "created_pool_heads_geometry", "control_long",
-          "created_pool_head1_long",
+          "created_pool_head1_long", "created_pool_heads6_geometry", "created_pool_heads_geometry_p16",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page

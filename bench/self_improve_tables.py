@@ -154,6 +154,7 @@ HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_p
               "unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
               "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
               "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "created_pool_heads_geometry",
+              "created_pool_heads6_geometry", "created_pool_heads_geometry_p16",
               "control_long", "created_pool_head1_long", "oracle",
               "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
