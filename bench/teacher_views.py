@@ -45,6 +45,8 @@ CANDIDATES = {  # name: (views, crop_min_scale, jitter[, shift]); crop settings 
     "flip_heads2": ([0, 1], 0.7, 0.0, 1 / 16, 2),
     "flip_heads3": ([0, 1], 0.7, 0.0, 1 / 16, 3),
     "flip_heads4": ([0, 1], 0.7, 0.0, 1 / 16, 4),
+    "flip_heads5": ([0, 1], 0.7, 0.0, 1 / 16, 5),
+    "flip_heads6": ([0, 1], 0.7, 0.0, 1 / 16, 6),
 }
 
 
