@@ -20,6 +20,7 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   control_long   the control continued for 4500 more steps (as many as the extra heads' warm-ups)
   created_pool_head1_long  control_long's compute spent on the teacher and the stage: one extra head (1500
                  steps) and a 4500-step stage on created images; paired with control_long
+  created_pool_heads3x1000_long  the same compute on three extra heads of 1000 steps and a 3000-step stage
   created_pool_heads6_geometry  created_pool_heads_geometry with five extra heads in the teacher, not three
   created_pool_heads_geometry_p16  created_pool_heads_geometry with 16 created images per step beside 8 real
   *_round2       a second stage from the control's end: control_round2 (real only, the fair control),
@@ -108,6 +109,9 @@ ARMS["control_long"] = {**ARMS["control"], "warmup": "{control}", "steps": 4500}
 # The same compute spent the other way: one extra head (1500 steps) and a stage as long as the rest of
 # control_long's budget, so that the student gains from the longer stage as control_long does.
 ARMS["created_pool_head1_long"] = {**ARMS["created_pool_heads_geometry"], "teacher_heads": "{heads1}", "steps": 4500}
+# Or on more, shorter heads: three extra heads of 1000 warm-up steps each and a 3000-step stage (3 x 1000 + 3000).
+ARMS["created_pool_heads3x1000_long"] = {**ARMS["created_pool_heads_geometry"], "teacher_heads": "{heads3@1000}",
+                                         "steps": 3000}
 # Two ways to teach the student more at the same stage length: a wider ensemble (θC and five extra heads,
 # training seeds 101-105; on validation labels each head so far added less than the one before), and twice as
 # many created images per step beside the same 8 real ones.
@@ -116,7 +120,8 @@ ARMS["created_pool_heads_geometry_p16"] = {**ARMS["created_pool_heads_geometry"]
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
           "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
           "created_pool_heads", "unlabelled_heads_geometry", "created_pool_heads_geometry", "control_long",
-          "created_pool_head1_long", "created_pool_heads6_geometry", "created_pool_heads_geometry_p16",
+          "created_pool_head1_long", "created_pool_heads3x1000_long", "created_pool_heads6_geometry",
+          "created_pool_heads_geometry_p16",
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page
@@ -172,20 +177,22 @@ def seed_config(work: Path, labelled: int, seed: int):
 EXTRA_HEADS = 3  # heads beside θC in the deep-ensemble teacher, each warmed up with training seed 100 + k
 
 
-def extra_warmup_config(work: Path, labelled: int, seed: int, k: int):
-    """The warm-up of (labelled, seed) again with training seed 100 + k: the same labels, another head."""
+def extra_warmup_config(work: Path, labelled: int, seed: int, k: int, steps: int | None = None):
+    """The warm-up of (labelled, seed) again with training seed 100 + k: the same labels, another head
+    (`steps` long instead of the warm-up's, in a folder of its own, when given)."""
     warmup = stage_configs(seed_config(work, labelled, seed))[0]
-    return replace(warmup, seed=100 + k, out=str(Path(warmup.out).parent / f"warmup_k{k}"),
+    name = f"warmup_k{k}" if steps is None else f"warmup_k{k}_steps{steps}"
+    return replace(warmup, seed=100 + k, steps=steps or warmup.steps, out=str(Path(warmup.out).parent / name),
                    cache_dir=str(work / "features"), cache_storage=BENCH_IMPROVE["cache_storage"])
 
 
-def extra_warmups(work: Path, labelled: int, seed: int, count: int = EXTRA_HEADS) -> list[str]:
+def extra_warmups(work: Path, labelled: int, seed: int, count: int = EXTRA_HEADS, steps: int | None = None) -> list[str]:
     """Checkpoints of the first `count` extra warm-ups of (labelled, seed), trained where missing."""
     from diff2in1.training.warmup import train_warmup
 
     paths = []
     for k in range(1, count + 1):
-        config = extra_warmup_config(work, labelled, seed, k)
+        config = extra_warmup_config(work, labelled, seed, k, steps)
         if not (Path(config.out) / "metrics.json").is_file():
             record_made_by(Path(config.out))
             train_warmup(config)
@@ -227,9 +234,9 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
             paths[folder] = str(Path(base.out) / folder)
             create_dataset(replace(create, out=paths[folder], data=pool, num_labelled=0, checkpoint=checkpoint,
                                    steps=steps, progress=False))
-        count = heads_wanted(ARMS[name])
-        if count and len(paths.get("heads", [])) < count:
-            paths["heads"] = extra_warmups(work, labelled, seed, count)
+        count, steps = heads_wanted(ARMS[name])
+        if count and len(paths.get(heads_key(steps), [])) < count:
+            paths[heads_key(steps)] = extra_warmups(work, labelled, seed, count, steps)
         overrides = {k: fill_paths(v, paths) for k, v in ARMS[name].items()}
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY, **overrides})
@@ -241,25 +248,34 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
     score_arm(Path(warmup.out), replace(improve, cache_dir=features), warmup=True)
 
 
-HEADS_PLACEHOLDER = re.compile(r"\{heads(\d*)\}")  # "{heads}": all EXTRA_HEADS extra heads; "{headsN}": the first N
+# "{heads}": all EXTRA_HEADS extra heads; "{headsN}": the first N; "{headsN@S}": the first N, warmed up S steps each
+HEADS_PLACEHOLDER = re.compile(r"\{heads(\d*)(?:@(\d+))?\}")
 
 
-def heads_in(value) -> int:
-    """How many extra heads one arm setting names (0: it is not a heads placeholder)."""
+def heads_in(value) -> tuple[int, int | None]:
+    """(how many extra heads, their warm-up steps or None for the warm-up's) one arm setting names; (0, None)
+    when it is not a heads placeholder."""
     match = HEADS_PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
-    return int(match[1] or EXTRA_HEADS) if match else 0
+    if not match:
+        return 0, None
+    return int(match[1] or EXTRA_HEADS), int(match[2]) if match[2] else None
 
 
-def heads_wanted(arm: dict) -> int:
-    """How many extra warm-up heads an arm's teacher averages (0: none)."""
-    return max((heads_in(value) for value in arm.values()), default=0)
+def heads_wanted(arm: dict) -> tuple[int, int | None]:
+    """(how many extra warm-up heads an arm's teacher averages, their steps); (0, None) for none."""
+    return max((heads_in(value) for value in arm.values()), key=lambda found: found[0], default=(0, None))
+
+
+def heads_key(steps: int | None) -> str:
+    """Where one_seed's paths keep the extra heads of one warm-up length."""
+    return "heads" if steps is None else f"heads@{steps}"
 
 
 def fill_paths(value, paths: dict):
-    """An arm's setting with its {placeholders} filled; "{heads}" / "{headsN}" become lists of extra heads."""
-    count = heads_in(value)
+    """An arm's setting with its {placeholders} filled; a heads placeholder becomes a list of extra heads."""
+    count, steps = heads_in(value)
     if count:
-        return paths["heads"][:count]
+        return paths[heads_key(steps)][:count]
     return value.format(**paths) if isinstance(value, str) else value
 
 

@@ -46,10 +46,35 @@ def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_long
 
     arm = ARMS["created_pool_head1_long"]
     heads = [f"k{k}/checkpoint" for k in range(1, EXTRA_HEADS + 1)]
-    assert heads_wanted(arm) == 1 and heads_wanted(ARMS["unlabelled_heads"]) == EXTRA_HEADS
-    assert heads_wanted(ARMS["control"]) == 0
+    assert heads_wanted(arm) == (1, None) and heads_wanted(ARMS["unlabelled_heads"]) == (EXTRA_HEADS, None)
+    assert heads_wanted(ARMS["control"]) == (0, None)
     assert fill_paths(arm["teacher_heads"], {"heads": heads}) == heads[:1]
     # one warm-up's steps for the extra head plus its stage: control_long's first stage plus its 4500 more
     head_steps = extra_warmup_config(tmp_path, 100, 0, 1).steps
-    assert arm["steps"] + head_steps * heads_wanted(arm) == STAGE2_STEPS + ARMS["control_long"]["steps"]
+    assert arm["steps"] + head_steps * heads_wanted(arm)[0] == STAGE2_STEPS + ARMS["control_long"]["steps"]
     assert "created_pool_head1_long" in TRIALS
+
+
+def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_longs_compute(tmp_path):
+    from self_improve import STAGE2_STEPS, extra_warmup_config, fill_paths, heads_key, heads_wanted
+
+    arm = ARMS["created_pool_heads3x1000_long"]
+    count, steps = heads_wanted(arm)
+    assert (count, steps) == (3, 1000)
+    short, full = extra_warmup_config(tmp_path, 100, 0, 2, steps), extra_warmup_config(tmp_path, 100, 0, 2)
+    assert short.steps == 1000 and short.out != full.out and (short.seed, short.labelled_seed) == (full.seed, full.labelled_seed)
+    paths = {heads_key(None): ["full/checkpoint"] * 3, heads_key(1000): ["a", "b", "c"]}
+    assert fill_paths(arm["teacher_heads"], paths) == ["a", "b", "c"]
+    assert arm["steps"] + count * steps == STAGE2_STEPS + ARMS["control_long"]["steps"]
+    assert "created_pool_heads3x1000_long" in TRIALS
+
+
+def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_the_four_head_arm():
+    from self_improve import heads_wanted
+
+    base = ARMS["created_pool_heads_geometry"]
+    wide, p16 = ARMS["created_pool_heads6_geometry"], ARMS["created_pool_heads_geometry_p16"]
+    assert heads_wanted(wide) == (5, None) and {k: v for k, v in wide.items() if k != "teacher_heads"} == {
+        k: v for k, v in base.items() if k != "teacher_heads"}
+    assert p16 == {**base, "pseudo_batch_size": 16} and "batch_size" not in p16  # the control's 8 real per step
+    assert {"created_pool_heads6_geometry", "created_pool_heads_geometry_p16"} <= set(TRIALS)
