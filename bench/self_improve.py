@@ -130,7 +130,7 @@ TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelle
 BENCH_IMPROVE = {"steps": STAGE2_STEPS, "views": 6, "unlabelled": "", "unlabelled_limit": 0, "cache_storage": "disk"}
 TEACHER_EVERY = 300  # θC labels the whole pool every 300 steps (its EMA horizon is 500): a CPU budget
 DEMO_ARM = "unlabelled"  # the demo pools created and unlabelled images; the nearest arm measured
-BEST_AT_100 = "unlabelled_weighted"  # chosen on validation at 100 labels (self_improve_tables.best_arm)
+BEST_AT_100 = "created_pool_heads_geometry_p16"  # chosen on validation at 100 labels (self_improve_tables.best_arm)
 SMALL_ARMS = ("control", "oracle", BEST_AT_100)  # at 25 and 800 labels the issue's minimum
 
 
