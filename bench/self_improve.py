@@ -23,6 +23,7 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   created_pool_heads3x1000_long  the same compute on three extra heads of 1000 steps and a 3000-step stage
   created_pool_heads6_geometry  created_pool_heads_geometry with five extra heads in the teacher, not three
   created_pool_heads_geometry_p16  created_pool_heads_geometry with 16 created images per step beside 8 real
+  created_pool_heads_geometry_p16_stepsN  the same on images created with an N-step DDIM schedule (its cost)
   *_round2       a second stage from the control's end: control_round2 (real only, the fair control),
                  unlabelled_weighted_round2, oracle_round2
 θC's targets for the pool are refreshed every TEACHER_EVERY steps (every step in the release arm).
@@ -117,11 +118,16 @@ ARMS["created_pool_heads3x1000_long"] = {**ARMS["created_pool_heads_geometry"], 
 # heads 0.74°), and twice as many created images per step beside the same 8 real ones.
 ARMS["created_pool_heads6_geometry"] = {**ARMS["created_pool_heads_geometry"], "teacher_heads": "{heads5}"}
 ARMS["created_pool_heads_geometry_p16"] = {**ARMS["created_pool_heads_geometry"], "pseudo_batch_size": 16}
+# Its creation cost: the same arm on images created with the 10-step and the default 25-step schedule (7 and 16
+# UNet calls per image; the arm's own set is made with 5 steps, 4 calls).
+BEST_SWEEP = (10, 25)
+ARMS.update({f"created_pool_heads_geometry_p16_steps{n}": {**ARMS["created_pool_heads_geometry_p16"],
+                                                          "synthetic": f"{{created_pool_steps{n}}}"} for n in BEST_SWEEP})
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
           "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
           "created_pool_heads", "unlabelled_heads_geometry", "created_pool_heads_geometry", "control_long",
           "created_pool_head1_long", "created_pool_heads3x1000_long", "created_pool_heads6_geometry",
-          "created_pool_heads_geometry_p16",
+          "created_pool_heads_geometry_p16", *(f"created_pool_heads_geometry_p16_steps{n}" for n in BEST_SWEEP),
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.
 # Features are read from files on disk (warm-up and stage 2): seeds running side by side share the page

@@ -78,3 +78,13 @@ def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_
         k: v for k, v in base.items() if k != "teacher_heads"}
     assert p16 == {**base, "pseudo_batch_size": 16} and "batch_size" not in p16  # the control's 8 real per step
     assert {"created_pool_heads6_geometry", "created_pool_heads_geometry_p16"} <= set(TRIALS)
+
+
+def test_the_best_arms_creation_sweep_differs_from_it_only_in_the_created_set_and_its_schedule():
+    from self_improve import BEST_AT_100, BEST_SWEEP
+
+    own = created_pool_steps(ARMS[BEST_AT_100]["synthetic"], 25)
+    for steps in BEST_SWEEP:
+        arm = ARMS[f"{BEST_AT_100}_steps{steps}"]
+        assert created_pool_steps(arm["synthetic"], 25) == (f"created_pool_steps{steps}", steps) != own
+        assert {**arm, "synthetic": ""} == {**ARMS[BEST_AT_100], "synthetic": ""} and f"{BEST_AT_100}_steps{steps}" in TRIALS
