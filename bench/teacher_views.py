@@ -11,7 +11,8 @@ split only (250 training images outside the labelled set). Views (``training/vie
 1 its mirror, 2.. perturbed crops of a bank, 1000 + k / 2000 + k the image / mirror with noise draw k,
 3000 + k the image (k even) / mirror (k odd) shifted diagonally by a share of the side (the same camera).
 flip_headsK: θC averaged with K - 1 heads warmed up on the same labels from other seeds (a deep ensemble; they
-are the seed's warmup_k1.. of bench/self_improve.py). Writes bench/results/teacher_views.{json,md}.
+are the seed's warmup_k1.. of bench/self_improve.py). Writes bench/results/teacher_views.{json,md}
+(teacher_views-L{N}.* with --labelled N, for another label count's warm-ups).
 """
 
 from __future__ import annotations
@@ -69,13 +70,13 @@ def score(views: list[int], scale: float, jitter: float, shift: float, model, ba
     return compute_all(accumulators)
 
 
-def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
+def one_seed(work: Path, seed: int, teacher: str, names: list[str], labelled: int = 100) -> dict:
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.training.samples import open_samples
     from diff2in1.training.warmup import HeadTraining
     from diff2in1.workflow.run import stage_configs
 
-    warmup, _, improve = stage_configs(seed_config(work, 100, seed))
+    warmup, _, improve = stage_configs(seed_config(work, labelled, seed))
     run = HeadTraining(replace(improve, eval_split="unlabelled", out=str(work / "teacher_views")), work / "teacher_views")
     folder = Path(warmup.out) if teacher == "warmup" else Path(warmup.out).parent / teacher
     model = load_perception(folder / "checkpoint", which="creation")[0].to(run.backbone.device).eval()
@@ -83,7 +84,7 @@ def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
     out = {}
     for name in names:
         views, scale, jitter, shift, heads = (*CANDIDATES[name], *(1 / 16, 1)[len(CANDIDATES[name]) - 3:])
-        metrics = score(views, scale, jitter, shift, with_extra_heads(model, work, seed, heads), run.backbone,
+        metrics = score(views, scale, jitter, shift, with_extra_heads(model, work, seed, heads, labelled), run.backbone,
                         samples, str(work / "features"), run.num_classes)
         out[name] = {"normal.mean": metrics["normal"]["mean"], "depth.abs_rel": metrics["depth"]["abs_rel"],
                      "semseg.miou": metrics["semseg"]["miou"]}
@@ -91,7 +92,7 @@ def one_seed(work: Path, seed: int, teacher: str, names: list[str]) -> dict:
     return out
 
 
-def with_extra_heads(model, work: Path, seed: int, heads: int):
+def with_extra_heads(model, work: Path, seed: int, heads: int, labelled: int = 100):
     """``model`` averaged with the first heads - 1 extra warm-ups of the seed (bench/self_improve.py's
     extra_warmups: the same labels, training seeds 100 + k), or ``model`` itself when heads is 1."""
     from diff2in1.perception.checkpoint import load_perception
@@ -100,7 +101,7 @@ def with_extra_heads(model, work: Path, seed: int, heads: int):
     if heads == 1:
         return model
     device = next(model.parameters()).device
-    extra = [load_perception(Path(extra_warmup_config(work, 100, seed, k).out) / "checkpoint", which="model")[0]
+    extra = [load_perception(Path(extra_warmup_config(work, labelled, seed, k).out) / "checkpoint", which="model")[0]
              .to(device).eval() for k in range(1, heads)]
     return HeadEnsemble([model, *extra]).eval()
 
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--labelled", type=int, default=100, help="whose warm-ups: that label count's")
     parser.add_argument("--work", default=str(Path.home() / ".cache" / "diff2in1" / "bench" / "self_improve_v2"))
     parser.add_argument("--teacher", default="warmup", choices=["warmup", "control"], help="whose θC labels")
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES),
@@ -134,14 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suffix", default="", help="results file name: teacher_views[-TEACHER][SUFFIX].{json,md}")
     args = parser.parse_args(argv)
     names = ["flip", *(c for c in args.candidates if c != "flip")]
-    per_seed = {seed: one_seed(Path(args.work), seed, args.teacher, names) for seed in args.seeds}
+    per_seed = {seed: one_seed(Path(args.work), seed, args.teacher, names, args.labelled) for seed in args.seeds}
     command = "python bench/teacher_views.py " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {"command": command, "git_commit": COMMIT, "machine": machine(), "split": "val (unlabelled)",
-            "teacher": f"{args.teacher} θC (100 labels)", "candidates": {k: list(CANDIDATES[k]) for k in names}}
-    stem = "teacher_views" + ("" if args.teacher == "warmup" else f"-{args.teacher}") + args.suffix
+            "teacher": f"{args.teacher} θC ({args.labelled} labels)", "candidates": {k: list(CANDIDATES[k]) for k in names}}
+    stem = ("teacher_views" + ("" if args.teacher == "warmup" else f"-{args.teacher}")
+            + ("" if args.labelled == 100 else f"-L{args.labelled}") + args.suffix)
     write_json(Path(args.results) / f"{stem}.json", {**meta, "seeds": per_seed})
     text = (f"# Teacher views: θC's ensemble targets against the ground truth (validation)\n\n"
-            f"Command: `{command}`; commit `{COMMIT}`; {meta['machine']}. Teacher: each seed's {args.teacher} θC; "
+            f"Command: `{command}`; commit `{COMMIT}`; {meta['machine']}. Teacher: each seed's {args.teacher} θC at {args.labelled} labels; "
             f"mean ± std over seeds {args.seeds}; negative is better for errors, positive for mIoU.\n\n"
             f"{table(per_seed, names)}\n")
     write_text(Path(args.results) / f"{stem}.md", text)
