@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES),
                         help="ensembles to score (flip, the reference, always)")
     parser.add_argument("--results", default="bench/results")
-    parser.add_argument("--suffix", default="", help="results file name: teacher_views[-TEACHER][SUFFIX].{json,md}")
+    parser.add_argument("--suffix", default="", help="results file name: teacher_views[-TEACHER][-LN][SUFFIX].{json,md}")
     args = parser.parse_args(argv)
     names = ["flip", *(c for c in args.candidates if c != "flip")]
     per_seed = {seed: one_seed(Path(args.work), seed, args.teacher, names, args.labelled) for seed in args.seeds}
