@@ -29,7 +29,8 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
 θC's targets for the pool are refreshed every TEACHER_EVERY steps (every step in the release arm).
 Every arm's θE and θC are scored on the validation split (250 training images outside the labelled set) and
 on test, each with and without flip averaging. Choices (which arm is "best", which head) use validation.
-Results: bench/results/self_improve.{json,md}; per-run values in bench/results/self_improve_runs.json.
+Results: bench/results/self_improve.{json,md}; per-run values in bench/results/self_improve_runs.json (the earlier
+set, view teachers, in bench/results/view_teacher/).
 self_improve_runs.json is also the record that outlives the work folder: a new machine's runs join the ones it
 holds, a seed's stored arms only where that seed's new warm-up scores as the stored one did (else they are
 kept aside under runs_left_out), so that every paired difference still starts from one warm-up.

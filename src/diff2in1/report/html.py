@@ -116,7 +116,8 @@ def _section_metrics(run: RunFolder) -> str:
         parts.append(_note("The improve stage has not finished: only the warm-up's numbers are shown."))
     spread = benchmark_spread()
     colours = ("green / red = Diff-2-in-1 better / worse than the control by more than the seed spread (the "
-               "standard deviation over seeds of Diff-2-in-1 − control in bench/results/self_improve.json)"
+               "standard deviation over seeds of the benchmark's unlabelled arm − control in "
+               "bench/results/view_teacher/self_improve.json)"
                if spread else "no change is coloured: no benchmark seed spread is known")
     parts.append(f"<p class='muted'>Split: {escape(run.split or '?')}. ↑ higher is better, ↓ lower is better; "
                  f"{escape(colours)}. Improve preset: {escape(str(run.improve_config.get('preset') or 'default'))}."
