@@ -21,6 +21,7 @@ and runs the same number of stage-2 steps with the same views (augmentation) of 
   created_pool_head1_long  control_long's compute spent on the teacher and the stage: one extra head (1500
                  steps) and a 4500-step stage on created images; paired with control_long
   created_pool_heads3x1000_long  the same compute on three extra heads of 1000 steps and a 3000-step stage
+  created_pool_heads3x1000_p16_long  that arm with 16 created images per step
   created_pool_heads6_geometry  created_pool_heads_geometry with five extra heads in the teacher, not three
   created_pool_heads_geometry_p16  created_pool_heads_geometry with 16 created images per step beside 8 real
   created_pool_heads_geometry_p16_stepsN  the same on images created with an N-step DDIM schedule (its cost)
@@ -114,6 +115,8 @@ ARMS["created_pool_head1_long"] = {**ARMS["created_pool_heads_geometry"], "teach
 # Or on more, shorter heads: three extra heads of 1000 warm-up steps each and a 3000-step stage (3 x 1000 + 3000).
 ARMS["created_pool_heads3x1000_long"] = {**ARMS["created_pool_heads_geometry"], "teacher_heads": "{heads3@1000}",
                                          "steps": 3000}
+# and that arm with the best arm's 16 created images per step (the control's 8 real per step are unchanged).
+ARMS["created_pool_heads3x1000_p16_long"] = {**ARMS["created_pool_heads3x1000_long"], "pseudo_batch_size": 16}
 # Two ways to teach the student more at the same stage length: a wider ensemble (θC and five extra heads,
 # training seeds 101-105; bench/teacher_views.py: its validation normals 0.92° better than one head's, four
 # heads 0.74°), and twice as many created images per step beside the same 8 real ones.
@@ -127,7 +130,8 @@ ARMS.update({f"created_pool_heads_geometry_p16_steps{n}": {**ARMS["created_pool_
 TRIALS = ("unlabelled_tau", "unlabelled_flip", "unlabelled_weighted", "unlabelled_weighted_tau", "unlabelled_shifts",
           "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau", "unlabelled_heads",
           "created_pool_heads", "unlabelled_heads_geometry", "created_pool_heads_geometry", "control_long",
-          "created_pool_head1_long", "created_pool_heads3x1000_long", "created_pool_heads6_geometry",
+          "created_pool_head1_long", "created_pool_heads3x1000_long", "created_pool_heads3x1000_p16_long",
+          "created_pool_heads6_geometry",
           "created_pool_heads_geometry_p16", *(f"created_pool_heads_geometry_p16_steps{n}" for n in BEST_SWEEP),
           *(f"created_pool_weighted_steps{n}" for n in CREATION_SWEEP), *ROUND2)  # not in the default set
 # The demo's improve section, made the benchmark's: longer, every view, pools set per arm.

@@ -67,6 +67,8 @@ def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_long
     assert fill_paths(arm["teacher_heads"], paths) == ["a", "b", "c"]
     assert arm["steps"] + count * steps == STAGE2_STEPS + ARMS["control_long"]["steps"]
     assert "created_pool_heads3x1000_long" in TRIALS
+    assert ARMS["created_pool_heads3x1000_p16_long"] == {**arm, "pseudo_batch_size": 16}
+    assert "created_pool_heads3x1000_p16_long" in TRIALS
 
 
 def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_the_four_head_arm():
