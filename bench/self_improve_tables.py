@@ -225,7 +225,8 @@ def creation_cost(minus_control: dict, calls: dict) -> list[dict]:
 
 def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
     labelled = {}
-    for count, seeds in runs.items():
+    # By label count, not by which runs the work folder happened to hold first: the tables keep their order.
+    for count, seeds in sorted(runs.items(), key=lambda item: int(item[0])):
         table = arm_table(seeds)
         entry: dict = {"arms": table, "seeds": sorted(int(s) for s in seeds)}
         best = best_arm(table, seeds)

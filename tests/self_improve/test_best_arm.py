@@ -100,3 +100,10 @@ def test_an_arm_with_control_long_s_compute_is_paired_with_control_long_not_the_
     assert entry["best_minus_control"]["tta"]["normal.mean"][0] == pytest.approx(-0.1)
     assert entry["paired_with"]["created_pool_head1_long"] == "control_long"
     assert entry["oracle_share"] == {}  # no oracle ran as long
+
+
+def test_label_counts_are_summarised_in_increasing_order_whatever_order_the_runs_came_in():
+    from self_improve_tables import summarise
+
+    seeds = seeds_with(control=(10.0, 0.70), a=(9.9, 0.70))
+    assert list(summarise({"800": seeds, "25": seeds, "100": seeds})) == ["25", "100", "800"]
