@@ -155,7 +155,8 @@ HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_p
               "unlabelled_shifts_tau", "created_pool_shifts", "created_pool_shifts_tau",
               "unlabelled_heads", "unlabelled_heads_geometry", "created_pool_heads", "created_pool_heads_geometry",
               "created_pool_heads6_geometry", "created_pool_heads_geometry_p16",
-              "control_long", "created_pool_head1_long", "created_pool_heads3x1000_long", "created_pool_heads3x1000_p16_long", "oracle",
+              "control_long", "created_pool_head1_long", "created_pool_heads3x1000_long",
+              "created_pool_heads3x1000_p16_long", "oracle",
               "control_round2", "unlabelled_weighted_round2", "oracle_round2")
 
 
