@@ -57,6 +57,7 @@ def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_long
 
 def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_longs_compute(tmp_path):
     from self_improve import STAGE2_STEPS, extra_warmup_config, fill_paths, heads_key, heads_wanted
+    from self_improve_tables import fair_control
 
     arm = ARMS["created_pool_heads3x1000_long"]
     count, steps = heads_wanted(arm)
@@ -69,6 +70,7 @@ def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_long
     assert "created_pool_heads3x1000_long" in TRIALS
     assert ARMS["created_pool_heads3x1000_p16_long"] == {**arm, "pseudo_batch_size": 16}
     assert "created_pool_heads3x1000_p16_long" in TRIALS
+    assert fair_control("created_pool_heads3x1000_p16_long") == "control_long"  # the name keeps the _long suffix
 
 
 def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_the_four_head_arm():
