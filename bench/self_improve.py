@@ -221,7 +221,7 @@ def record_made_by(run: Path) -> None:
 
 def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> None:
     from diff2in1.creation import create_dataset
-    from diff2in1.training.improve import train_improve
+    from diff2in1.self_improving.improve import train_improve
     from diff2in1.training.warmup import train_warmup
 
     base = seed_config(work, labelled, seed)
@@ -331,10 +331,10 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
     if target.is_file():
         return
     from diff2in1.perception.checkpoint import load_perception
-    from diff2in1.training.improve import make_store
+    from diff2in1.self_improving.improve import make_store
+    from diff2in1.self_improving.view_eval import evaluate_views
+    from diff2in1.self_improving.views import ViewBank
     from diff2in1.training.samples import open_samples
-    from diff2in1.training.view_eval import evaluate_views
-    from diff2in1.training.views import ViewBank
     from diff2in1.training.warmup import HeadTraining
 
     scores = {}

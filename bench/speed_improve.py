@@ -1,6 +1,6 @@
 """The improve section of bench/speed.py: what the student's perturbed view and the teacher's ensemble cost.
 
-One training step of the improve stage (``training.improve._step_loss`` + backward + AdamW), for:
+One training step of the improve stage (``self_improving.improve._step_loss`` + backward + AdamW), for:
 - ``control``: real samples only, one view each;
 - ``views``: real + samples without labels, θC averaging ``--views`` views of each (every step);
 - ``release``: the release's recipe (``--preset release``): one view, θC on a second noise draw;
@@ -16,13 +16,13 @@ from typing import Any
 import torch
 
 from diff2in1.backbones import DiffusionBackbone
-from diff2in1.training.improve import ImproveConfig, _step_loss, apply_preset, teacher_view_list
-from diff2in1.training.pools import Pool, student_views
+from diff2in1.self_improving.improve import ImproveConfig, _step_loss, apply_preset, teacher_view_list
+from diff2in1.self_improving.pools import Pool, student_views
+from diff2in1.self_improving.view_features import ViewFeatures
+from diff2in1.self_improving.views import ViewBank
 from diff2in1.training.samples import HeldSamples
 from diff2in1.training.sources import load_all
 from diff2in1.training.step import TrainStep
-from diff2in1.training.view_features import ViewFeatures
-from diff2in1.training.views import ViewBank
 from speed_models import make_head, make_items
 from speed_reference import count_unet_images
 

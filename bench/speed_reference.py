@@ -1,7 +1,7 @@
 """The official release's improve step, re-implemented as a REFERENCE for bench/speed.py (not the package's way).
 
 The release (github.com/zsh2000/diff-2-in-1, training_2nd_stage.py) runs the UNet twice per improve step;
-the package runs it once for θC and θE together (`diff2in1.training.improve._mixed_batch`). These steps
+the package runs it once for θC and θE together (`diff2in1.self_improving.improve._mixed_batch`). These steps
 build the same batches both ways, so the harness can time them side by side.
 """
 

@@ -7,7 +7,7 @@ student beats the control only if its teacher's targets are better than the cont
 predictions, so each candidate ensemble is scored here against "flip" (the test-time averaging every
 arm gets). Teacher (--teacher): each seed's warm-up θC (what labels the pool at the start of stage 2), or
 the control arm's θC after stage 2 (which trained on every view, crops included). Validation
-split only (250 training images outside the labelled set). Views (``training/views.py``): 0 the image,
+split only (250 training images outside the labelled set). Views (``self_improving/views.py``): 0 the image,
 1 its mirror, 2.. perturbed crops of a bank, 1000 + k / 2000 + k the image / mirror with noise draw k,
 3000 + k the image (k even) / mirror (k odd) shifted diagonally by a share of the side (the same camera).
 flip_headsK: θC averaged with K - 1 heads warmed up on the same labels from other seeds (a deep ensemble; they
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from diff2in1.training.views import shifted_views
+from diff2in1.self_improving.views import shifted_views
 from self_improve import COMMIT, extra_warmup_config, machine, seed_config
 
 NOISE = [1000 + k for k in range(4)] + [2000 + k for k in range(4)]
@@ -55,9 +55,9 @@ def score(views: list[int], scale: float, jitter: float, shift: float, model, ba
           num_classes: int):
     from diff2in1.metrics import compute_all, make_accumulators, update_from_batch
     from diff2in1.perception.splits import to_device
-    from diff2in1.training.teacher import ensemble_targets
-    from diff2in1.training.view_features import ViewFeatures
-    from diff2in1.training.views import ViewBank
+    from diff2in1.self_improving.teacher import ensemble_targets
+    from diff2in1.self_improving.view_features import ViewFeatures
+    from diff2in1.self_improving.views import ViewBank
 
     bank = ViewBank(max(v for v in views if v < 1000) + 1, scale, jitter, seed=0, shift=shift)
     store = ViewFeatures(backbone, samples, bank, folder=folder)
@@ -96,7 +96,7 @@ def with_extra_heads(model, work: Path, seed: int, heads: int, labelled: int = 1
     """``model`` averaged with the first heads - 1 extra warm-ups of the seed (bench/self_improve.py's
     extra_warmups: the same labels, training seeds 100 + k), or ``model`` itself when heads is 1."""
     from diff2in1.perception.checkpoint import load_perception
-    from diff2in1.training.teacher import HeadEnsemble
+    from diff2in1.self_improving.teacher import HeadEnsemble
 
     if heads == 1:
         return model

@@ -13,7 +13,7 @@ from diff2in1.fileio import write_json, write_yaml
 def build_run(root: Path, backbone: Path, with_improve: bool = True, with_synthetic: bool = True) -> dict[str, Path]:
     """RUN/ as `diff2in1 run` leaves it (warmup/, synthetic/, improve/, metrics.json, config.yaml)."""
     from diff2in1.data.rooms import RoomsConfig, generate_rooms
-    from diff2in1.training.improve import ImproveConfig, train_improve
+    from diff2in1.self_improving.improve import ImproveConfig, train_improve
     from diff2in1.training.warmup import WarmupConfig, train_warmup
     from diff2in1.workflow.run import summary_metrics
 

@@ -39,7 +39,7 @@ def test_release_taps_add_every_down_block_and_the_middle_one(tiny_pixel_path):
 
 
 def test_the_warmup_records_its_taps_and_improve_takes_them(runs):
-    from diff2in1.training.improve import ImproveConfig, train_improve
+    from diff2in1.self_improving.improve import ImproveConfig, train_improve
 
     assert read_json(runs["release"] / "perception.json")["backbone"]["feature_taps"] == "release"
     config = ImproveConfig(backbone=str(runs["backbone"]), data=str(runs["rooms"]), warmup=str(runs["release"]),

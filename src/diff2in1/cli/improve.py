@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..config import add_dataclass_arguments, config_from_args
-from ..training.configs import ImproveConfig
+from ..self_improving.config import ImproveConfig
 from .announce import announce
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..training.improve import train_improve
+    from ..self_improving.improve import train_improve
 
     out = train_improve(config_from_args(ImproveConfig, args))
     announce(f"improve done: checkpoint {out / 'checkpoint'} (θE model + θC creation), metrics {out / 'metrics.json'}")

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..config import config_from_dict
 from ..fileio import read_json, read_yaml, write_json, write_yaml
-from ..training.configs import ImproveConfig, WarmupConfig
+from ..self_improving.config import ImproveConfig
+from ..training.configs import WarmupConfig
 
 SHARED_KEYS = ("data", "dataset", "tasks", "backbone", "backbone_kind", "timestep", "num_labelled", "labelled_seed",
                "seed", "batch_size", "channels", "fuse_stride", "flip", "cache_features", "eval_split", "val_fraction",
@@ -70,7 +71,7 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
 def run_pipeline(config: RunConfig) -> Path:
     """Run every stage not yet complete; write RUN/metrics.json and the report. Returns the run folder."""
     from ..creation import create_dataset
-    from ..training.improve import train_improve
+    from ..self_improving.improve import train_improve
     from ..training.warmup import train_warmup
 
     run = Path(config.out)

@@ -21,8 +21,8 @@ def pool(tiny_pixel_path: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_a_folder_is_shared_by_stores_of_the_same_set_and_serves_what_ram_computes(pool):
-    from diff2in1.training.view_features import ViewFeatures
-    from diff2in1.training.views import ViewBank
+    from diff2in1.self_improving.view_features import ViewFeatures
+    from diff2in1.self_improving.views import ViewBank
 
     root, backbone, samples = pool
     rows, views = torch.tensor([3, 0, 3, 1]), torch.tensor([2, 0, 2, 1])
@@ -37,8 +37,8 @@ def test_a_folder_is_shared_by_stores_of_the_same_set_and_serves_what_ram_comput
 
 
 def test_another_bank_does_not_read_the_perturbed_views_of_this_one(pool):
-    from diff2in1.training.view_features import ViewFeatures
-    from diff2in1.training.views import ViewBank
+    from diff2in1.self_improving.view_features import ViewFeatures
+    from diff2in1.self_improving.views import ViewBank
 
     root, backbone, samples = pool
     ViewFeatures(backbone, samples, ViewBank(3), folder=root / "banks").fill([0, 2])
@@ -48,8 +48,8 @@ def test_another_bank_does_not_read_the_perturbed_views_of_this_one(pool):
 
 
 def test_an_uncached_store_computes_every_request(pool):
-    from diff2in1.training.view_features import ViewFeatures
-    from diff2in1.training.views import ViewBank
+    from diff2in1.self_improving.view_features import ViewFeatures
+    from diff2in1.self_improving.views import ViewBank
 
     _, backbone, samples = pool
     store = ViewFeatures(backbone, samples, ViewBank(2), store=False)

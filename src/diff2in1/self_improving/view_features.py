@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from ..backbones import DiffusionBackbone
-from .feature_cache import entry_key
-from .feature_store import DiskStore, RamStore
-from .samples import HeldSamples, ReadSamples
+from ..training.feature_cache import entry_key
+from ..training.feature_store import DiskStore, RamStore
+from ..training.samples import HeldSamples, ReadSamples
 from .views import ViewBank, ViewParams, apply_view
 
 

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from ..tasks import DEPTH, NORMAL, SEMSEG
-from .augment import jitter_colours
-from .augment import resample as _resample
+from ..training.augment import jitter_colours
+from ..training.augment import resample as _resample
 
 CLEAN, MIRROR = 0, 1
 SECOND_NOISE = 1000  # the clean view with a noise draw of its own (the release's second UNet pass)

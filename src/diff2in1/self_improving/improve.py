@@ -24,18 +24,25 @@ from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import load_perception, read_perception_info, save_perception
 from ..perception.splits import unlabelled_subset
-from .configs import RELEASE_PRESET, ImproveConfig
-from .ema import EMA
-from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
+from ..training.ema import EMA
+from ..training.loop import (
+    RunLog,
+    flat_metrics,
+    make_optimizer,
+    resume_train_state,
+    rng_states,
+    save_train_state,
+)
+from ..training.samples import dataset_ids, open_samples
+from ..training.step import TrainStep, shard
+from ..training.warmup import HeadTraining
+from .config import RELEASE_PRESET, ImproveConfig
 from .pools import Pool, concat_unlabelled, created_dataset, make_store, student_views, unlabelled_dataset
 from .pseudo_loss import pseudo_loss
-from .samples import dataset_ids, open_samples
-from .step import TrainStep, shard
 from .teacher import HeadEnsemble, TargetBank, ensemble_targets, targets_in_view
 from .view_eval import evaluate_views
 from .view_features import ViewFeatures
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, shifted_views, warp_targets
-from .warmup import HeadTraining
 
 
 def apply_preset(config: ImproveConfig) -> ImproveConfig:

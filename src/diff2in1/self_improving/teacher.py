@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..heads import PerceptionModel
 from ..tasks import DEPTH, NORMAL, SEMSEG
-from .feature_store import DiskStore, RamStore
+from ..training.feature_store import DiskStore, RamStore
 from .view_features import ViewFeatures
 from .views import ViewParams, is_unperturbed, unwarp_predictions, warp_targets
 

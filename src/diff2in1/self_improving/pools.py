@@ -14,8 +14,8 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from ..backbones import DiffusionBackbone
 from ..perception.splits import open_split, to_device
-from .augment import step_generator
-from .samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids
+from ..training.augment import step_generator
+from ..training.samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids
 from .view_features import ViewFeatures
 from .views import ViewBank, ViewParams
 

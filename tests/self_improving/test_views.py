@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from diff2in1.heads import PerceptionModel
-from diff2in1.training.pseudo_loss import pseudo_loss
-from diff2in1.training.views import ViewBank, apply_view, unwarp_predictions, warp_targets
+from diff2in1.self_improving.pseudo_loss import pseudo_loss
+from diff2in1.self_improving.views import ViewBank, apply_view, unwarp_predictions, warp_targets
 
 KEYS = ["0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"]
 
@@ -91,7 +91,7 @@ def test_a_segmentation_threshold_keeps_only_the_pixels_theta_c_is_sure_of():
     preds = model([torch.randn(2, 8, 8, 8)], (8, 8))
     targets = _targets()
     targets["weight"]["semseg"] = torch.where(torch.arange(8)[None, None, :] < 4, 0.99, 0.5).expand(2, 8, 8)
-    from diff2in1.training.pseudo_loss import agreement_mask
+    from diff2in1.self_improving.pseudo_loss import agreement_mask
 
     kept = agreement_mask(preds, targets, 0.0, semseg_threshold=0.9)["semseg"]
     assert kept[..., :4].all() and not kept[..., 4:].any()
@@ -108,7 +108,7 @@ def test_depth_in_a_crop_is_scaled_by_its_zoom_and_back():
 
 
 def test_a_shifted_view_moves_the_image_by_its_share_of_the_side_and_maps_back():
-    from diff2in1.training.views import shifted_views
+    from diff2in1.self_improving.views import shifted_views
 
     bank = ViewBank(num_views=2, shift=2 / 16)
     image = torch.rand(2, 3, 16, 16)
@@ -128,7 +128,7 @@ def test_a_shifted_view_moves_the_image_by_its_share_of_the_side_and_maps_back()
 
 
 def test_a_head_ensemble_averages_its_members_and_one_member_is_that_head():
-    from diff2in1.training.teacher import HeadEnsemble, soft_predictions
+    from diff2in1.self_improving.teacher import HeadEnsemble, soft_predictions
 
     features = [torch.randn(2, 8, 8, 8)]
     first = _model()

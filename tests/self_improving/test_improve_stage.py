@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from diff2in1.fileio import load_tensors, read_json
-from diff2in1.training.improve import ImproveConfig, apply_preset, train_improve
+from diff2in1.self_improving.improve import ImproveConfig, apply_preset, train_improve
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_a_second_round_starts_theta_e_and_theta_c_where_the_first_ended(warm):
 
 def _record_labelling(monkeypatch) -> list[tuple]:
     """(labeller, view store, views) of every call of θC's ensemble during a run."""
-    import diff2in1.training.improve as improve_module
+    import diff2in1.self_improving.improve as improve_module
 
     calls = []
     original = improve_module.ensemble_targets
@@ -100,7 +100,7 @@ def test_a_shift_teacher_averages_the_image_its_mirror_and_their_shifted_views(w
 
 
 def test_teacher_heads_are_averaged_with_theta_c_which_keeps_following_theta_e(warm, monkeypatch):
-    from diff2in1.training.teacher import HeadEnsemble
+    from diff2in1.self_improving.teacher import HeadEnsemble
 
     calls = _record_labelling(monkeypatch)
     out = train_improve(_config(warm, "heads", teacher_heads=[str(warm["checkpoint"])], steps=2))
@@ -111,7 +111,7 @@ def test_teacher_heads_are_averaged_with_theta_c_which_keeps_following_theta_e(w
 
 
 def test_the_control_trains_on_real_samples_only(warm, monkeypatch):
-    import diff2in1.training.improve as improve_module
+    import diff2in1.self_improving.improve as improve_module
 
     monkeypatch.setattr(improve_module, "ensemble_targets", lambda *a: pytest.fail("the control has no pseudo labels"))
     out = train_improve(_config(warm, "control", pseudo_batch_size=0, synthetic=""))
@@ -119,7 +119,7 @@ def test_the_control_trains_on_real_samples_only(warm, monkeypatch):
 
 
 def test_each_view_of_each_image_runs_the_unet_once_with_the_cache(warm, monkeypatch):
-    from diff2in1.training.view_features import ViewFeatures
+    from diff2in1.self_improving.view_features import ViewFeatures
 
     counts = []
     original = ViewFeatures._compute
@@ -151,14 +151,14 @@ def test_pseudo_samples_are_required_for_a_pseudo_batch(warm):
 
 
 def test_stored_labels_train_on_the_created_labels(warm, monkeypatch):
-    import diff2in1.training.improve as improve_module
+    import diff2in1.self_improving.improve as improve_module
 
     monkeypatch.setattr(improve_module, "ensemble_targets", lambda *a: pytest.fail("stored labels are not re-predicted"))
     train_improve(_config(warm, "stored", labels="stored"))
 
 
 def test_a_resumed_run_repeats_the_uninterrupted_one(warm, monkeypatch):
-    import diff2in1.training.improve as improve_module
+    import diff2in1.self_improving.improve as improve_module
 
     settings = dict(steps=4, checkpoint_every=1, lr=1e-2)
     straight = train_improve(_config(warm, "straight", **settings))
@@ -198,7 +198,7 @@ def test_the_release_preset_fills_only_options_left_at_their_default():
 
 
 def test_a_target_bank_labels_the_whole_pool_every_few_steps(warm, monkeypatch):
-    from diff2in1.training.teacher import TargetBank
+    from diff2in1.self_improving.teacher import TargetBank
 
     refreshes = []
     original = TargetBank.refresh
@@ -213,7 +213,7 @@ def test_a_target_bank_labels_the_whole_pool_every_few_steps(warm, monkeypatch):
 
 
 def test_with_a_disk_cache_pools_are_read_when_needed_and_train_the_same_heads(warm, monkeypatch):
-    import diff2in1.training.improve as improve_module
+    import diff2in1.self_improving.improve as improve_module
     from diff2in1.training.samples import ReadSamples
 
     pools, original = [], improve_module._pools
@@ -237,10 +237,10 @@ def test_with_a_disk_cache_pools_are_read_when_needed_and_train_the_same_heads(w
 def test_a_disk_target_bank_gives_back_what_a_ram_one_holds(warm):
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.perception.splits import open_backbone, open_split
+    from diff2in1.self_improving.teacher import TargetBank
+    from diff2in1.self_improving.view_features import ViewFeatures
+    from diff2in1.self_improving.views import ViewBank
     from diff2in1.training.samples import ReadSamples
-    from diff2in1.training.teacher import TargetBank
-    from diff2in1.training.view_features import ViewFeatures
-    from diff2in1.training.views import ViewBank
 
     backbone = open_backbone(str(warm["backbone"]))
     samples = ReadSamples(open_split("rooms", str(warm["rooms"]), "train", None, backbone.sample_size))
@@ -262,10 +262,10 @@ def test_a_disk_target_bank_gives_back_what_a_ram_one_holds(warm):
 def test_a_flip_weight_leans_the_ensemble_towards_the_image_and_its_mirror(warm):
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.perception.splits import open_backbone, open_split
+    from diff2in1.self_improving.teacher import ensemble_targets
+    from diff2in1.self_improving.view_features import ViewFeatures
+    from diff2in1.self_improving.views import ViewBank
     from diff2in1.training.samples import ReadSamples
-    from diff2in1.training.teacher import ensemble_targets
-    from diff2in1.training.view_features import ViewFeatures
-    from diff2in1.training.views import ViewBank
 
     backbone = open_backbone(str(warm["backbone"]))
     samples = ReadSamples(open_split("rooms", str(warm["rooms"]), "train", None, backbone.sample_size))
@@ -282,9 +282,9 @@ def test_a_flip_weight_leans_the_ensemble_towards_the_image_and_its_mirror(warm)
 def test_unet_passes_hold_at_most_unet_batch_size_images_and_give_the_same_features(warm):
     from diff2in1.data import open_dataset
     from diff2in1.perception.splits import open_backbone
-    from diff2in1.training.pools import make_store
+    from diff2in1.self_improving.pools import make_store
+    from diff2in1.self_improving.views import ViewBank
     from diff2in1.training.samples import open_samples
-    from diff2in1.training.views import ViewBank
 
     backbone = open_backbone(str(warm["backbone"]))
     sizes = []
