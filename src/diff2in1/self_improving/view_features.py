@@ -97,7 +97,9 @@ class ViewFeatures:
         held = self._compute(missing)
         held.update(self._read(set(pairs) - set(held)))
         device = device or self.backbone.device
-        return [torch.stack([held[p][level] for p in pairs]).to(device).float() for level in range(len(held[pairs[0]]))]
+        # Held entries are float16 CPU tensors: under a bf16 CPU autocast, torch.stack refuses float16 inputs.
+        with torch.autocast("cpu", enabled=False):
+            return [torch.stack([held[p][level] for p in pairs]).to(device).float() for level in range(len(held[pairs[0]]))]
 
     def fill(self, views: list[int], progress: bool = False) -> None:
         """Compute every missing (image, view) entry for ``views`` now (a progress bar when asked)."""
