@@ -20,7 +20,8 @@ of machine load hits both alike):
 
 Sizes: ``embedded`` (the shipped rooms UNet), ``tiny`` (a tiny random Stable Diffusion: VAE and text
 path), ``sd15`` (SD v1.5's published architecture with RANDOM weights, 512x512 images, 64x64 latents;
-nothing is downloaded). Writes bench/results/speed-<device>[-<size>].json and .md and prints the table.
+nothing is downloaded). Writes bench/results/speed-<device>[-<size>][-<precision>].json and .md (the
+precision unless fp32) and prints the table.
 
 Files: this one (options, sections, main), `speed_models.py` (the backbone of each size, heads, items),
 `speed_reference.py` (the release's two-pass improve step as it was, UNet image counting), `speed_improve.py`
@@ -76,7 +77,7 @@ class SpeedConfig:
     channels_last: bool = option(False, "channels_last memory format for the UNet (and VAE) and the heads")
     compile: bool = option(False, "torch.compile the heads and the UNet's blocks outside the feature hooks")
     sections: list[str] = option(list(SECTIONS), f"what to measure, of {SECTIONS}")
-    out: str = option("bench/results", "folder of speed-<device>[-<size>].json and .md")
+    out: str = option("bench/results", "folder of speed-<device>[-<size>][-<precision>].json and .md")
     update: bool = option(False, "replace only the figures of --sections in an existing result file; the other "
                           "sections keep theirs and who made them (sections_made_by)")
     seed: int = option(0, "seed of the random images, labels and weights")
@@ -244,6 +245,13 @@ def updated(previous: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+def result_stem(config: SpeedConfig, device: torch.device) -> str:
+    """speed-<device>[-<size>][-<precision>]: the size unless embedded, the precision unless fp32."""
+    parts = [f"speed-{device_tag(device)}", "" if config.size == "embedded" else config.size,
+             "" if config.precision == "fp32" else config.precision]
+    return "-".join(part for part in parts if part)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_arguments(parser, SpeedConfig)
@@ -259,8 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results, backbone = measure(config, bench)
     results = describe(config, bench, backbone, results, load_before, commit)
     results["sections_made_by"] = {name: made_by(results) for name in config.sections}
-    stem = f"speed-{device_tag(bench.device)}" + ("" if config.size == "embedded" else f"-{config.size}")
-    target = Path(config.out) / f"{stem}.json"
+    target = Path(config.out) / f"{result_stem(config, bench.device)}.json"
     if config.update and target.is_file():
         results = updated(read_json(target), results)
     write_json(target, results)

@@ -88,15 +88,18 @@ def device_tag(device: torch.device) -> str:
 
 
 def git_commit(folder: Path | None = None) -> str:
-    """The checkout's commit, with "-dirty" when tracked files differ from it; "unknown" outside git."""
+    """The checkout's commit, with "-dirty" when tracked files differ from it. Outside git (a copy of the
+    tree on a machine without the repository): $DIFF2IN1_GIT_COMMIT, the commit the copy was made from,
+    else "unknown"."""
     where = str(folder or Path(__file__).resolve().parent)
+    copied = os.environ.get("DIFF2IN1_GIT_COMMIT", "").strip()
     try:
         commit = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True,
                                 check=True, timeout=30).stdout.strip()
         dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, check=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return copied or "unknown"
     return commit + ("-dirty" if dirty else "")
 
 
