@@ -26,13 +26,14 @@ def evaluate_checkpoint(config: EvaluateConfig) -> dict:
 
     from ..fileio import write_json
     from ..perception.evaluation import evaluate_model
+    from ..perception.inference import available_device
     from ..perception.pipeline import THETA_C, THETA_E, Diff2in1Pipeline
     from ..perception.splits import open_split
 
     unknown = sorted(set(config.which) - {"model", "creation"})
     if unknown:
         raise ValueError(f"--which {unknown}: expected model (θE) and / or creation (θC)")
-    pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint)
+    pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint, device=available_device())
     heads = {"model": pipe.heads[THETA_E], "creation": pipe.heads.get(THETA_C, pipe.heads[THETA_E])}
     models = {name: head for name, head in heads.items() if name in config.which}
     dataset = open_split(config.dataset, config.data, config.split, pipe.tasks, pipe.backbone.sample_size)

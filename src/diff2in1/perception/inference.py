@@ -17,6 +17,15 @@ from .splits import EMBEDDED, open_backbone
 BACKBONE_DIR = "backbone"
 
 
+def available_device() -> torch.device:
+    """Where the commands that open a checkpoint (predict, evaluate, the report) run: the GPU when there is one.
+
+    `Diff2in1Pipeline.from_pretrained` itself leaves the models on the CPU unless given a device, as diffusers'
+    pipelines do; the commands must ask, or an SD-size model runs on the CPU beside an idle GPU.
+    """
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def stored_backbone(folder: str | Path, info: dict[str, Any]) -> str:
     """The backbone a checkpoint names: its own copy (``backbone/``) when it has one, else the stored spec."""
     spec = info["backbone"]

@@ -15,6 +15,7 @@ from ..data.dataset import LayoutDataset
 from ..data.layout import list_ids
 from ..fileio import read_json
 from ..perception.checkpoint import read_perception_info
+from ..perception.inference import available_device
 from ..perception.pipeline import THETA_C, THETA_E, Diff2in1Pipeline
 from .runfolder import RunFolder
 
@@ -43,14 +44,14 @@ def spread(count: int, num: int) -> list[int]:
 
 def _models(run: RunFolder) -> tuple[Diff2in1Pipeline, Diff2in1Pipeline | None]:
     """The warm-up's θE and the improve stage's θC (None without an improve checkpoint), one backbone if shared."""
-    warm = Diff2in1Pipeline.from_pretrained(run.warmup_checkpoint, which=THETA_E)
+    warm = Diff2in1Pipeline.from_pretrained(run.warmup_checkpoint, which=THETA_E, device=available_device())
     if not run.has_improve():
         return warm, None
     if read_perception_info(run.improve_checkpoint)["backbone"]["fingerprint"] == warm.info["backbone"]["fingerprint"]:
         return warm, Diff2in1Pipeline.from_pretrained(run.improve_checkpoint, backbone=warm.backbone, which=THETA_C)
     warnings.warn(f"{run.improve_checkpoint}: trained on another backbone than the warm-up; opening its own",
                   stacklevel=2)
-    return warm, Diff2in1Pipeline.from_pretrained(run.improve_checkpoint, which=THETA_C)
+    return warm, Diff2in1Pipeline.from_pretrained(run.improve_checkpoint, which=THETA_C, device=available_device())
 
 
 def _predict(pipe: Diff2in1Pipeline, item: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from ..data.codecs import encode_depth, encode_normal, open_png
 from ..data.images import image_files
 from ..heads.pictures import depth_to_rgb, kappa_to_rgb, normal_to_rgb, semseg_to_rgb
+from ..perception.inference import available_device
 from ..perception.output import Diff2in1Output
 from ..perception.pipeline import Diff2in1Pipeline
 
@@ -43,7 +44,7 @@ def _write_one(out: Path, sample_id: str, pred: Diff2in1Output, num_classes: int
 
 def write_predictions(config: Any) -> int:
     """Predict every image of ``config.input`` (PredictConfig) at its own size; returns the number of images."""
-    pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint, which=config.which)
+    pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint, which=config.which, device=available_device())
     files = image_files(config.input, split="test")
     out = Path(config.out)
     num_classes = len(pipe.classes) or None
