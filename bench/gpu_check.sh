@@ -8,6 +8,9 @@
 #
 #   bench/gpu_check.sh OUT              # on the GPU machine (python3 with torch, diffusers and this package)
 #   GPU_CHECK_QUICK=1 bench/gpu_check.sh OUT   # the same steps on the CPU with tiny sizes: a rehearsal
+#   GPU_CHECK_STEPS="speed-fp32 rooms-bf16" bench/gpu_check.sh OUT   # only these steps
+#   (steps: speed-bf16 speed-bf16-more rooms-bf16 rooms-fp16 tiny-sd-bf16 pytest-gpu speed-fp32 speed-fp32-more;
+#   GPU_CHECK_SECONDS: the time every step must end by, 330 s by default)
 #
 # Writes OUT/summary.txt (one line per step: name, exit status, seconds), OUT/speed/speed-*.json|md and
 # OUT/runs.tgz (each step's log; the run folders' configs, logs and metrics, no images or checkpoints).
@@ -35,6 +38,7 @@ step() {
   local name=$1 limit=$2 start rc
   shift 2
   start=$(date +%s)
+  case " ${GPU_CHECK_STEPS:-$name} " in *" $name "*) ;; *) return ;; esac
   limit=$((limit < END - start - 5 ? limit : END - start - 5))
   if [ "$limit" -lt 10 ]; then
     echo "$name skipped (no time left)" | tee -a "$OUT/summary.txt"
@@ -76,7 +80,7 @@ EOF
   "$PY" -m diff2in1.cli.main run "$WORK/$name.yaml" &&
     "$PY" -m diff2in1.cli.main predict --checkpoint "$run/improve/checkpoint" --input "$run-rooms" \
       --out "$run/predict" &&
-    "$PY" bench/gpu_check_run.py "$run" "$DEVICE"
+    "$PY" bench/gpu_check_run.py "$run" --device "$DEVICE" --out "$WORK/$name-check.json"
 }
 
 {
@@ -93,11 +97,13 @@ speed speed-bf16-more bf16 "$T_SPEED" --sections epoch improve --update
 "$PY" -c "from diff2in1.backbones.tiny import save_tiny_stable_diffusion as s; s('$WORK/tiny_sd')"
 export -f cli_run
 export PY WORK ROOMS DEVICE
-step rooms-bf16 "$T_ROOMS" bash -c 'cli_run "$@"' _ rooms-bf16 bf16 embedded 64 &
-step rooms-fp16 "$T_ROOMS" bash -c 'cli_run "$@"' _ rooms-fp16 fp16 embedded 64 &
-step tiny-sd-bf16 "$T_ROOMS" bash -c 'cli_run "$@"' _ tiny-sd-bf16 bf16 "$WORK/tiny_sd" 32 &
+# Four processes share the machine's cores: torch's default of one thread per core each would oversubscribe them.
+SHARE=$(($(nproc) / 4 > 0 ? $(nproc) / 4 : 1))
+step rooms-bf16 "$T_ROOMS" env OMP_NUM_THREADS=$SHARE bash -c 'cli_run "$@"' _ rooms-bf16 bf16 embedded 64 &
+step rooms-fp16 "$T_ROOMS" env OMP_NUM_THREADS=$SHARE bash -c 'cli_run "$@"' _ rooms-fp16 fp16 embedded 64 &
+step tiny-sd-bf16 "$T_ROOMS" env OMP_NUM_THREADS=$SHARE bash -c 'cli_run "$@"' _ tiny-sd-bf16 bf16 "$WORK/tiny_sd" 32 &
 if [ "$QUICK" != 1 ]; then
-  step pytest-gpu "$T_ROOMS" "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/backbones/test_backbone_gpu.py &
+  step pytest-gpu "$T_ROOMS" env OMP_NUM_THREADS=$SHARE "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/backbones/test_backbone_gpu.py &
 fi
 wait
 speed speed-fp32 fp32 "$T_SPEED" --sections features warmup creation
