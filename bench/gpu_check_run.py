@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import math
+import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         where = torch.device(args.device) if args.device else torch.device("cpu")
         write_json(Path(args.out), {
-            "command": " ".join(["python", *sys.argv]), "git_commit": git_commit(), "machine": device_name(where),
+            "command": shlex.join(["python", *sys.argv]), "git_commit": git_commit(), "machine": device_name(where),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **({"runs_made_by": args.runs_made_by} if args.runs_made_by else {}), "runs": results})
     return 0 if all(r["passed"] for r in results) else 1
