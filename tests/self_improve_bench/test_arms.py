@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from self_improve import ARMS, CREATION_SWEEP, TRIALS, created_pool_steps
+from self_improve_arms import ARMS, CREATION_SWEEP, TRIALS, created_pool_steps
 
 
 def test_each_sweep_arm_has_its_own_created_set_made_with_its_schedule():
@@ -20,7 +20,7 @@ def test_the_sweep_is_not_in_the_default_arms():
 
 
 def test_a_second_round_is_its_first_round_arm_started_from_the_controls_end():
-    from self_improve import ROUND2, with_prerequisites
+    from self_improve_arms import ROUND2, with_prerequisites
 
     for name, first in ROUND2.items():
         assert ARMS[name] == {**ARMS[first], "warmup": "{control}"} and name in TRIALS
@@ -74,7 +74,7 @@ def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_long
 
 
 def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_the_four_head_arm():
-    from self_improve import heads_wanted
+    from self_improve_arms import heads_wanted
 
     base = ARMS["created_pool_heads_geometry"]
     wide, p16 = ARMS["created_pool_heads6_geometry"], ARMS["created_pool_heads_geometry_p16"]
@@ -85,7 +85,7 @@ def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_
 
 
 def test_the_best_arms_creation_sweep_differs_from_it_only_in_the_created_set_and_its_schedule():
-    from self_improve import BEST_AT_100, BEST_SWEEP
+    from self_improve_arms import BEST_AT_100, BEST_SWEEP
 
     own = created_pool_steps(ARMS[BEST_AT_100]["synthetic"], 25)
     for steps in BEST_SWEEP:
