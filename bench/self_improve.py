@@ -62,10 +62,12 @@ from self_improve_tables import Pairing, collect, merge_made_by, merge_stored, w
 @dataclass(frozen=True)
 class Source:
     """The data and backbone the benchmark runs on: by default rooms generated in the work folder and the
-    demo's backbone; else a data set (reader name and folder) and a diffusion model of the user's."""
+    demo's backbone; else a data set (reader name and folder) and a diffusion model of the user's. ``config``:
+    the run YAML whose settings the arms start from (default: the demo's)."""
     dataset: str = "rooms"
     data: str = ""
     backbone: str = ""
+    config: str = ""
 
     @property
     def generated(self) -> bool:
@@ -91,10 +93,11 @@ COMMIT = read_git_commit()  # the code this process runs, whatever the tree hold
 
 def seed_config(work: Path, labelled: int, seed: int, source: Source = ROOMS):
     """The demo's run config for one (labelled, seed): its own labelled subset, validation for evaluation."""
-    base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
+    base = load_run_config(source.config or demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
     data = str(work / "rooms") if source.generated else source.data
     base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": data,
-                        "dataset": source.dataset, "progress": False, "eval_split": "unlabelled"})
+                        "dataset": source.dataset, "progress": False, "eval_split": "unlabelled",
+                        "val_fraction": 0.0})  # every label trains; validation is the unlabelled split
     if source.backbone:
         base.shared["backbone"] = source.backbone
     if not source.generated:
@@ -223,7 +226,7 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...], source
         train_warmup(warmup)
     registry = arm_registry(budget_of(base))
     paths = base_paths(work, base, source)
-    for name in with_prerequisites(arms):
+    for name in with_prerequisites(arms, registry):
         prepare_inputs(registry[name], paths, work, base, source)
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY,
@@ -328,7 +331,7 @@ def write_results(work: Path, args: argparse.Namespace, argv: list[str] | None, 
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY,
             "pool_size": POOL_SIZE if source.generated else "the training images outside the labelled ones and "
-            "the validation split", "settings": demo_config_path().name, "work": str(work),
+            "the validation split", "settings": source.config or demo_config_path().name, "work": str(work),
             "data": {"dataset": source.dataset, "data": base.shared["data"], "backbone": base.shared["backbone"]},
             "manifest": args.manifest or None, "runs_made_by": runs_made_by, "runs_from_earlier_results": kept,
             "creation_calls": creation_calls(base)}
@@ -355,6 +358,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict | None]
     parser.add_argument("--data", default="", help="data-set folder (default: rooms generated in the work folder)")
     parser.add_argument("--backbone", default="", help="diffusion model: a diffusers folder, a hub id or a single "
                         "file (default: the demo's)")
+    parser.add_argument("--config", default="", help="run YAML the arms start from (default: the demo's, "
+                        "configs/demo.yaml; the benchmark's stage settings and each arm's override it)")
     parser.add_argument("--work", default=None, help="work folder (default ~/.cache/diff2in1/bench/"
                         "self_improve_v2, or self_improve_DATASET on other data)")
     parser.add_argument("--results", default=None, help="default: the manifest's results folder, else bench/results")
@@ -385,7 +390,7 @@ def arms_at(labelled: int, args: argparse.Namespace, manifest: dict | None, know
 
 def main(argv: list[str] | None = None) -> int:
     args, manifest = parse_args(argv)
-    work, source = Path(args.work), Source(args.dataset, args.data, args.backbone)
+    work, source = Path(args.work), Source(args.dataset, args.data, args.backbone, args.config)
     for labelled in args.labelled:
         if args.collect_only:
             for seed in args.seeds:

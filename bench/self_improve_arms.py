@@ -176,9 +176,9 @@ def is_reference(arm: str) -> bool:
     return arm == "warmup" or arm.startswith(("control", "oracle"))
 
 
-def with_prerequisites(arms: tuple[str, ...]) -> tuple[str, ...]:
+def with_prerequisites(arms: tuple[str, ...], registry: dict[str, dict] | None = None) -> tuple[str, ...]:
     """The arms in order, the control first where a second round starts from its end."""
-    needs_control = any("{control}" in ARMS[name].values() for name in arms)
+    needs_control = any("{control}" in (registry or ARMS)[name].values() for name in arms)
     return ("control", *(a for a in arms if a != "control")) if needs_control else arms
 
 
