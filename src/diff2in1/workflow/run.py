@@ -69,10 +69,12 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
 
 
 def run_pipeline(config: RunConfig) -> Path:
-    """Run every stage not yet complete; write RUN/metrics.json and the report. Returns the run folder."""
+    """Run every stage not yet complete; export the better of Diff-2-in-1 and the control on validation as
+    RUN/model/ (choose.py); write RUN/metrics.json and the report. Returns the run folder."""
     from ..creation import create_dataset
     from ..self_improving.improve import train_improve
     from ..training.warmup import train_warmup
+    from .choose import choose_and_export
 
     run = Path(config.out)
     warmup, create, improve = stage_configs(config)
@@ -90,7 +92,7 @@ def run_pipeline(config: RunConfig) -> Path:
         train_improve(improve)
     if config.control and not (run / "control" / "metrics.json").is_file():
         train_improve(control_config(improve))
-    write_json(run / "metrics.json", summary_metrics(run))
+    write_json(run / "metrics.json", {**summary_metrics(run), "chosen": choose_and_export(improve, run)})
     if config.report:
         from ..report.html import write_report
 
