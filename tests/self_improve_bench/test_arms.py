@@ -29,7 +29,7 @@ def test_a_second_round_is_its_first_round_arm_started_from_the_controls_end():
 
 
 def test_a_deep_ensemble_arm_gets_the_extra_heads_as_a_list_and_they_share_the_labels(tmp_path):
-    from self_improve import EXTRA_HEADS, extra_warmup_config, fill_paths, seed_config, stage_configs
+    from self_improve_runner import EXTRA_HEADS, extra_warmup_config, fill_paths, seed_config, stage_configs
 
     paths = {"pool": "POOL", "heads": ["a/checkpoint", "b/checkpoint"]}
     filled = {k: fill_paths(v, paths) for k, v in ARMS["unlabelled_heads"].items()}
@@ -42,7 +42,7 @@ def test_a_deep_ensemble_arm_gets_the_extra_heads_as_a_list_and_they_share_the_l
 
 
 def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_longs_steps(tmp_path):
-    from self_improve import EXTRA_HEADS, STAGE2_STEPS, extra_warmup_config, fill_paths, heads_wanted
+    from self_improve_runner import EXTRA_HEADS, STAGE2_STEPS, extra_warmup_config, fill_paths, heads_wanted
 
     arm = ARMS["created_pool_head1_long"]
     heads = [f"k{k}/checkpoint" for k in range(1, EXTRA_HEADS + 1)]
@@ -56,7 +56,7 @@ def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_long
 
 
 def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_longs_compute(tmp_path):
-    from self_improve import STAGE2_STEPS, extra_warmup_config, fill_paths, heads_key, heads_wanted
+    from self_improve_runner import STAGE2_STEPS, extra_warmup_config, fill_paths, heads_key, heads_wanted
     from self_improve_tables import fair_control
 
     arm = ARMS["created_pool_heads3x1000_long"]

@@ -14,7 +14,7 @@ BUDGET = Budget(stage_steps=1500, batch_size=8, pseudo_batch_size=8, warmup_step
 
 def improve_config(tmp_path, settings: dict):
     """The stage config the benchmark builds for an arm (self_improve.one_seed), placeholders filled."""
-    from self_improve import BENCH_IMPROVE, arm_overrides, seed_config, stage_configs
+    from self_improve_runner import BENCH_IMPROVE, arm_overrides, seed_config, stage_configs
 
     improve = stage_configs(seed_config(tmp_path, 100, 0))[2]
     paths = {"pool": "POOL", "pool_truth": "POOL", "control": "CONTROL_END", "created_pool_steps5": "CREATED",
@@ -88,11 +88,25 @@ def test_each_contribution_changes_one_part_of_the_best_arms_recipe():
 
 
 def test_the_bench_knows_every_matched_run_and_derives_them_from_the_demo_settings(tmp_path):
-    from self_improve import arm_registry, budget_of, seed_config
     from self_improve_prereg import ROUND3_BUDGET
+    from self_improve_runner import arm_registry, budget_of, seed_config
 
     assert budget_of(seed_config(tmp_path, 100, 0)) == ROUND3_BUDGET  # the manifest's names are the bench's
     registry = arm_registry(ROUND3_BUDGET)
     for name in CONTRIBUTIONS:
         assert matched_control(ARMS[name], ROUND3_BUDGET)[0] in registry
     assert "oracle_b8_p16_s6000" in registry and "control_b24_s1500" in registry
+
+
+def test_the_bench_pairs_arms_with_matched_runs_unless_asked_for_the_earlier_rounds_same_step_ones():
+    from self_improve import pairing
+    from self_improve_prereg import ROUND3_BUDGET
+    from self_improve_runner import arm_registry
+
+    registry = arm_registry(ROUND3_BUDGET)
+    matched = pairing(registry, ROUND3_BUDGET, None)
+    assert (matched.control(BEST_AT_100), matched.oracle(BEST_AT_100)) == ("control_b24_s6000", "oracle_b8_p16_s6000")
+    assert matched.control("oracle_b8_p16_s6000") == "control_b24_s6000" and matched.preregistered is None
+    same_step = pairing(registry, ROUND3_BUDGET, None, matched=False)
+    assert (same_step.control(BEST_AT_100), same_step.oracle(BEST_AT_100)) == ("control", "oracle")
+    assert same_step.control("created_pool_head1_long") == "control_long"

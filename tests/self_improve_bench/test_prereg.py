@@ -17,7 +17,7 @@ def git(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_manifest_registers_the_planned_arms_with_the_settings_the_bench_gives_them():
-    from self_improve import arm_registry, budget_of, seed_config
+    from self_improve_runner import arm_registry, budget_of, seed_config
 
     manifest = read_manifest(MANIFEST)
     plan = round3_plan()

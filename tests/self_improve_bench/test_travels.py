@@ -17,6 +17,7 @@ ARMS = ["control", "labelled_heads_geometry_p16", "created_labelled_heads_geomet
 def test_the_bench_runs_a_matched_comparison_on_a_data_folder_with_tiny_stable_diffusion(tmp_path, tiny_sd_path,
                                                                                             monkeypatch):
     import self_improve
+    import self_improve_runner
     from diff2in1.data.rooms import RoomsConfig, generate_rooms
 
     # 264 training images: 4 labelled, 250 for validation, 10 left as the unlabelled pool
@@ -25,8 +26,8 @@ def test_the_bench_runs_a_matched_comparison_on_a_data_folder_with_tiny_stable_d
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({"batch_size": 2, "channels": 8, "warmup": {"steps": 2},
                                       "create": {"steps": 4, "batch_size": 4}, "improve": {"teacher_every": 1}}))
-    monkeypatch.setattr(self_improve, "STAGE2_STEPS", 2)
-    monkeypatch.setattr(self_improve, "BENCH_IMPROVE", {**self_improve.BENCH_IMPROVE, "steps": 2, "views": 2})
+    monkeypatch.setattr(self_improve_runner, "STAGE2_STEPS", 2)
+    monkeypatch.setattr(self_improve_runner, "BENCH_IMPROVE", {**self_improve_runner.BENCH_IMPROVE, "steps": 2, "views": 2})
     results = tmp_path / "results"
     argv = ["--dataset", "rooms", "--data", str(data), "--backbone", str(tiny_sd_path), "--config", str(config),
             "--labelled", "4", "--seeds", "0", "--manifest", "", "--work", str(tmp_path / "work"),
