@@ -22,13 +22,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from self_improve_arms import heads_wanted, is_reference
+from self_improve_arms import heads_wanted
 
-# Settings that only choose what the student learns from beyond the real labels; a control has none.
-TEACHER_KEYS = ("synthetic", "synthetic_from", "unlabelled", "unlabelled_limit", "unlabelled_labels",
-                "pseudo_batch_size", "pseudo_weight", "pseudo_tasks", "semseg_threshold", "labels", "soft_labels",
-                "teacher_views", "teacher_flip_weight", "teacher_heads", "teacher", "cos_mask", "view_shift",
-                "preset", "warmup", "steps", "batch_size")
+# What a control does not keep from its arm: what the student learns from beyond the real labels (a control
+# has none), and the budget and start, which the control gets anew.
+NOT_KEPT = ("synthetic", "synthetic_from", "unlabelled", "unlabelled_limit", "unlabelled_labels", "pseudo_batch_size",
+            "pseudo_weight", "pseudo_tasks", "semseg_threshold", "labels", "soft_labels", "teacher_views",
+            "teacher_flip_weight", "teacher_heads", "teacher", "cos_mask", "view_shift", "preset", "warmup", "steps",
+            "batch_size")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def total_steps(arm: dict, budget: Budget) -> int:
 
 def _kept(arm: dict) -> dict:
     """The arm's settings a control keeps (views, EMA, learning rate...)."""
-    return {k: v for k, v in resolved(arm).items() if k not in TEACHER_KEYS}
+    return {k: v for k, v in resolved(arm).items() if k not in NOT_KEPT}
 
 
 def _name(prefix: str, kept: dict) -> str:
@@ -105,13 +106,3 @@ def matched_oracle(arm: dict, budget: Budget, pool: str = "{pool}") -> tuple[str
     settings = {**kept, "synthetic": "", "unlabelled": pool, "unlabelled_labels": "ground_truth",
                 "batch_size": real, "pseudo_batch_size": pseudo, "steps": steps}
     return _name(f"oracle_b{real}_p{pseudo}_s{steps}", kept), settings
-
-
-def matched_pairs(arms: dict[str, dict], budget: Budget) -> tuple[dict[str, str], dict[str, dict]]:
-    """({arm: its matched control}, {matched control: settings}) of every arm that is not a reference."""
-    pairs, controls = {}, {}
-    for name, settings in arms.items():
-        if not is_reference(name):
-            control, control_settings = matched_control(settings, budget)
-            pairs[name], controls[control] = control, control_settings
-    return pairs, controls
