@@ -46,7 +46,7 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     from safetensors.torch import load_file
 
     from diff2in1.cli.main import main
-    from diff2in1.fileio import read_json
+    from diff2in1.fileio import read_json, read_yaml
     from diff2in1.perception.pipeline import Diff2in1Pipeline
 
     assert main(["run", str(_config(tmp_path, tiny_pixel_path, val_fraction=0.5))]) == 0
@@ -58,6 +58,8 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     exported = load_file(run / "model" / "creation.safetensors")
     trained = load_file(run / stage / "checkpoint" / "creation.safetensors")
     assert exported.keys() == trained.keys() and all((exported[k] == trained[k]).all() for k in trained)
+    # images created from the held-out labelled images never train the model chosen on them
+    assert read_yaml(run / "improve" / "config.yaml")["synthetic_from"] == "labelled"
     pipe = Diff2in1Pipeline.from_pretrained(run / "model", which="theta_c")
     assert set(pipe.tasks) == {"normal", "depth", "semseg"} and pipe.which == "theta_c"
 

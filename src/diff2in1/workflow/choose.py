@@ -14,12 +14,22 @@ chosen head with ``Diff2in1Pipeline.from_pretrained("RUN/model", which="theta_c"
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 HEADLINE = {"normal": ("mean", False), "depth": ("abs_rel", False), "semseg": ("miou", True)}  # (metric, higher wins)
 MODELS = {"diff2in1": "improve", "control": "control"}  # the run folder's stage of each model
 HEAD = "theta_c"
+
+
+def keep_validation_out(improve: Any) -> Any:
+    """The improve config without the images created from the validation images: creation makes images from
+    the whole labelled subset (it does not know the held-out part), and only those of the training part may
+    train, else the model chosen on validation would have seen its images."""
+    if improve.val_fraction and improve.synthetic_from == "any":
+        return dataclasses.replace(improve, synthetic_from="labelled")
+    return improve
 
 
 def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[str, str]]:

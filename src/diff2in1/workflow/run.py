@@ -74,10 +74,11 @@ def run_pipeline(config: RunConfig) -> Path:
     from ..creation import create_dataset
     from ..self_improving.improve import train_improve
     from ..training.warmup import train_warmup
-    from .choose import choose_and_export
+    from .choose import choose_and_export, keep_validation_out
 
     run = Path(config.out)
     warmup, create, improve = stage_configs(config)
+    improve = keep_validation_out(improve)
     write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, **config.shared,
                                      "warmup": config.warmup, "create": config.create, "improve": config.improve})
     if config.rooms and not (Path(warmup.data) / "meta.json").is_file():
