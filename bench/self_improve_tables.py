@@ -1,23 +1,26 @@
-"""Tables of bench/self_improve.py: per-arm means, paired differences against the control, oracle share.
+"""Tables of bench/self_improve.py: per-arm means, paired differences against each arm's control, oracle shares.
 
 Choices are made on the validation split and reported on test: each arm's head (θE or θC) is the one with
-the lower mean validation normal error over seeds (with flip averaging), and "best" is the arm other than
-the controls and the oracles with the lowest such error paired against its fair control, among the arms that
-lose at most 0.002 validation mIoU against it (MIOU_BOUND; all arms when none does). An arm's fair control
-and oracle start where it starts: a second-round arm ("*_round2", from the control's end) is paired with
-control_round2 and oracle_round2, every other arm with control and oracle.
+the lower mean validation normal error over seeds (with flip averaging), and "best" is the pre-registered arm
+other than the controls and the oracles with the lowest such error paired against its control, among the
+arms that lose at most 0.002 validation mIoU against it (MIOU_BOUND; all arms when none does).
+Which control and oracle an arm is paired with is a ``Pairing``: from round 3 the matched-compute ones
+(self_improve_matched.py); an arm it does not list is paired as in round 2, with the same-step control and
+oracle that start where it starts (a second-round arm, "*_round2", with control_round2 and oracle_round2).
+``oracle_share`` stays the round-2 measure, against the same-step control and oracle.
 """
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from diff2in1.fileio import read_json, write_json, write_text
+from self_improve_arms import is_reference
 
 HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
-NOT_BEST = {"warmup", "control", "control16", "oracle", "control_round2", "oracle_round2", "control_long"}
 ROUND2 = "_round2"
 LONG = "_long"
 PAIRED_SUFFIXES = (ROUND2, LONG)  # arms that start or run past the control pair with control<suffix>, oracle<suffix>
@@ -34,6 +37,30 @@ def fair_control(arm: str) -> str:
 
 def fair_oracle(arm: str) -> str:
     return next((f"oracle{suffix}" for suffix in PAIRED_SUFFIXES if arm.endswith(suffix)), "oracle")
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Each arm's control and oracle, and the arms a round pre-registered.
+
+    controls, oracles: {arm: its control / oracle}; arms not listed get the same-step ones (fair_control).
+    preregistered: {label count: [arm]}; None when no manifest applies (every arm counts as registered).
+    """
+    controls: dict[str, str] = field(default_factory=dict)
+    oracles: dict[str, str] = field(default_factory=dict)
+    preregistered: dict[str, list[str]] | None = None
+
+    def control(self, arm: str) -> str:
+        return self.controls.get(arm, fair_control(arm))
+
+    def oracle(self, arm: str) -> str:
+        return self.oracles.get(arm, fair_oracle(arm))
+
+    def registered(self, count: str, arm: str) -> bool:
+        return self.preregistered is None or arm in self.preregistered.get(count, [])
+
+
+SAME_STEP = Pairing()
 
 
 def collect(work: Path, labelled: list[int], seeds: list[int], arms: list[str]) -> dict:
@@ -167,19 +194,21 @@ CREATED_VS_REAL = {"created_pool": "unlabelled", "created_pool_weighted": "unlab
 MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against the control
 
 
-def best_arm(table: dict, seeds: dict) -> str | None:
-    """The arm with the lowest validation normal error with flip averaging, paired against its fair control
-    on the seeds both have (seeds differ by more than arms do, so unpaired means of unequal seed sets
-    mislead), among the arms that lose at most MIOU_BOUND validation mIoU (all arms when none does). Only arms
-    that ran on every seed of their control compete: a stopped arm's one lucky seed must not win."""
+def best_arm(table: dict, seeds: dict, pairing: Pairing = SAME_STEP) -> str | None:
+    """The arm with the lowest validation normal error with flip averaging, paired against its control on
+    the seeds both have (seeds differ by more than arms do, so unpaired means of unequal seed sets
+    mislead), among the arms that lose at most MIOU_BOUND validation mIoU (all arms when none does). Only
+    pre-registered arms (``table[arm]["preregistered"]``) that ran on every seed of their control compete: a
+    stopped arm's one lucky seed must not win, nor an arm added after results were seen."""
     def complete(arm: str) -> bool:
-        return all(arm in s for s in seeds.values() if fair_control(arm) in s)
-    candidates = [a for a in table if a not in NOT_BEST and fair_control(a) in table and complete(a)]
+        return all(arm in s for s in seeds.values() if pairing.control(arm) in s)
+    candidates = [a for a in table if not is_reference(a) and table[a].get("preregistered", True)
+                  and pairing.control(a) in table and complete(a)]
     if not candidates:
         return None
 
     def val_gain(arm: str, key: str) -> float:
-        against = fair_control(arm)
+        against = pairing.control(arm)
         deltas = paired(seeds, arm, against, (table[arm]["head"], table[against]["head"]), split="val")
         return deltas["tta"][key][0]
     keeping_miou = [a for a in candidates if val_gain(a, "semseg.miou") >= -MIOU_BOUND]
@@ -201,20 +230,25 @@ def paired(seeds: dict, arm: str, against: str, heads: tuple[str, str], split: s
     return out
 
 
-def oracle_share(table: dict, arm: str) -> dict:
-    """(control − arm) / (control − oracle) on test means, per mode and error metric, with the arm's fair
-    control and oracle."""
+def oracle_share(table: dict, arm: str, control: str | None = None, oracle: str | None = None) -> dict:
+    """(control − arm) / (control − oracle) on test means, per mode and error metric; by default with the
+    arm's same-step control and oracle (round 2's measure)."""
     out: dict = {}
-    names = (fair_control(arm), arm, fair_oracle(arm))
+    names = (control or fair_control(arm), arm, oracle or fair_oracle(arm))
     if not all(name in table for name in names):
         return out
     for mode in ("tta", "plain"):
         out[mode] = {}
         for key in ("normal.mean", "depth.abs_rel"):
-            control, best, oracle = (table[a]["test"][mode].get(key, [None])[0] for a in names)
-            if None not in (control, best, oracle) and control != oracle:
-                out[mode][key] = (control - best) / (control - oracle)
+            control_value, best, oracle_value = (table[a]["test"][mode].get(key, [None])[0] for a in names)
+            if None not in (control_value, best, oracle_value) and control_value != oracle_value:
+                out[mode][key] = (control_value - best) / (control_value - oracle_value)
     return out
+
+
+def matched_oracle_share(table: dict, arm: str, pairing: Pairing) -> dict:
+    """oracle_share against the arm's own control and its matched oracle (which has that control's budget)."""
+    return oracle_share(table, arm, pairing.control(arm), pairing.oracle(arm))
 
 
 def creation_cost(minus_control: dict, calls: dict) -> list[dict]:
@@ -224,44 +258,52 @@ def creation_cost(minus_control: dict, calls: dict) -> list[dict]:
     return sorted(rows, key=lambda row: (row["unet_calls"], row["arm"]))
 
 
-def summarise(runs: dict, creation_calls: dict | None = None) -> dict:
+def summarise(runs: dict, creation_calls: dict | None = None, pairing: Pairing = SAME_STEP) -> dict:
     labelled = {}
     # By label count, not by which runs the work folder happened to hold first: the tables keep their order.
     for count, seeds in sorted(runs.items(), key=lambda item: int(item[0])):
         table = arm_table(seeds)
+        for arm, row in table.items():
+            row["preregistered"] = pairing.registered(count, arm)
         entry: dict = {"arms": table, "seeds": sorted(int(s) for s in seeds)}
-        best = best_arm(table, seeds)
+        best = best_arm(table, seeds, pairing)
         if best:
-            against = fair_control(best)
-            heads = (table[best]["head"], table[against]["head"])
-            entry.update(best=best, best_against=against, best_minus_control=paired(seeds, best, against, heads),
-                         oracle_share=oracle_share(table, best))
-            for other in BIGGER_CONTROLS:
-                if other in table and against == "control":
-                    entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))
-            for created, real in CREATED_VS_REAL.items():  # created images against the real ones, same teacher
-                if created in table and real in table:
-                    entry[f"{created}_minus_{real}"] = paired(seeds, created, real,
-                                                              (table[created]["head"], table[real]["head"]))
-            for arm in table:
-                other = fair_control(arm)
-                if arm not in ("control", "warmup") and other in table:
-                    entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, other,
-                                                                         (table[arm]["head"], table[other]["head"]))
-                    if other != "control":
-                        entry.setdefault("paired_with", {})[arm] = other
-            sweep = creation_cost(entry.get("minus_control", {}), creation_calls or {})
-            if len(sweep) > 1:
-                entry["creation_cost"] = sweep
+            entry.update(_best_entry(table, seeds, best, pairing))
+        for arm in table:
+            other = pairing.control(arm)
+            if arm != "warmup" and other != arm and other in table:
+                entry.setdefault("minus_control", {})[arm] = paired(seeds, arm, other,
+                                                                     (table[arm]["head"], table[other]["head"]))
+                if other != "control":
+                    entry.setdefault("paired_with", {})[arm] = other
+        sweep = creation_cost(entry.get("minus_control", {}), creation_calls or {})
+        if len(sweep) > 1:
+            entry["creation_cost"] = sweep
         labelled[count] = entry
     return labelled
 
 
+def _best_entry(table: dict, seeds: dict, best: str, pairing: Pairing) -> dict:
+    """The best arm against its control, its oracle shares, and the round-2 comparisons that ran."""
+    against = pairing.control(best)
+    heads = (table[best]["head"], table[against]["head"])
+    entry = {"best": best, "best_against": against, "best_minus_control": paired(seeds, best, against, heads),
+             "oracle_share": oracle_share(table, best), "matched_oracle": pairing.oracle(best),
+             "matched_oracle_share": matched_oracle_share(table, best, pairing)}
+    for other in BIGGER_CONTROLS:
+        if other in table and against == "control":
+            entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))
+    for created, real in CREATED_VS_REAL.items():  # created images against the real ones, same teacher
+        if created in table and real in table:
+            entry[f"{created}_minus_{real}"] = paired(seeds, created, real, (table[created]["head"], table[real]["head"]))
+    return entry
+
+
 def markdown(summary: dict, meta: dict) -> str:
-    lines = ["# Self-improvement on rooms: arms against a fair control", "",
+    lines = ["# Self-improvement: arms against their controls", "",
              f"Command: `{meta['command']}` (runs made one process per seed with `--seeds S`); commit "
              f"`{meta['git_commit']}`; machine: {meta['machine']}; stage 2: {meta['stage2_steps']} steps; unlabelled "
-             f"pool: {meta['pool_size']} rooms. Test split unless marked val; mean ± std over seeds; Δ is paired by seed "
+             f"pool: {_pool(meta['pool_size'])}. Test split unless marked val; mean ± std over seeds; Δ is paired by seed "
              "(negative is better for errors, positive for mIoU); wins count seeds. Heads and the best arm are "
              "chosen on validation.", "", f"Runs trained at: {_made_by_line(meta.get('runs_made_by', {}))}.", ""]
     for count, entry in summary.items():
@@ -290,14 +332,17 @@ def markdown(summary: dict, meta: dict) -> str:
                 for row in entry["creation_cost"]:
                     cells = [_delta(row["minus_control"]["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {row['arm']} | {row['schedule_steps']} | {row['unet_calls']} | " + " | ".join(cells) + " |")
-            shares = ", ".join(f"{mode} {key} {value:.1%}" for mode, v in entry.get("oracle_share", {}).items()
-                               for key, value in v.items())
-            lines += ["", f"Share of the oracle's gain recovered by {entry['best']}: "
-                      + (shares or f"not measured ({fair_oracle(entry['best'])} has not run)"), ""]
+            lines += ["", f"Share of the same-step oracle's gain recovered by {entry['best']}: "
+                      + _shares(entry.get("oracle_share"), fair_oracle(entry["best"])),
+                      f"Share of the matched oracle's gain ({entry.get('matched_oracle')}, against "
+                      f"{entry['best_against']}): " + _shares(entry.get("matched_oracle_share"), entry.get("matched_oracle")), ""]
         lines += ["| arm | head | s/step | split | mode | normal mean ° | depth abs_rel | mIoU |",
                   "|---|---|---|---|---|---|---|---|"]
+        if any(not row.get("preregistered", True) for row in entry["arms"].values()):
+            lines += ["", "Arms marked † were not pre-registered for this label count (post hoc: never chosen as best).", ""]
         for arm, row in entry["arms"].items():
             pace = f"{row['seconds_per_step']:.2f}" if row.get("seconds_per_step") else "–"
+            arm = arm if row.get("preregistered", True) else f"{arm} †"
             for split in ("test", "val"):
                 for mode in ("tta", "plain"):
                     cells = [_cell(row[split][mode].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
@@ -313,6 +358,15 @@ def _made_by_line(made_by: dict) -> str:
     return "; ".join(parts + ([f"later stages at {', '.join(commits)} (RUN/made_by.json)"] if commits else [])) or "?"
 
 
+def _pool(size) -> str:
+    return f"{size} rooms" if isinstance(size, int) else str(size)
+
+
+def _shares(shares: dict | None, oracle: str | None) -> str:
+    text = ", ".join(f"{mode} {key} {value:.1%}" for mode, v in (shares or {}).items() for key, value in v.items())
+    return text or f"not measured ({oracle} has not run)"
+
+
 def _cell(value: list | None) -> str:
     return "–" if value is None else f"{value[0]:.4f} ± {value[1]:.4f}"
 
@@ -321,8 +375,8 @@ def _delta(value: list | None) -> str:
     return "–" if value is None else f"{value[0]:+.4f} ± {value[1]:.4f} ({value[2]} wins)"
 
 
-def write_tables(runs: dict, results: Path, meta: dict) -> None:
-    summary = summarise(runs, meta.get("creation_calls"))
+def write_tables(runs: dict, results: Path, meta: dict, pairing: Pairing = SAME_STEP) -> None:
+    summary = summarise(runs, meta.get("creation_calls"), pairing)
     write_json(results / "self_improve.json", {**meta, "labelled": summary})
     text = markdown(summary, meta)
     write_text(results / "self_improve.md", text)

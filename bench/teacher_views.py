@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from diff2in1.self_improving.views import shifted_views
-from self_improve import COMMIT, extra_warmup_config, machine, seed_config
+from self_improve_runner import COMMIT, extra_warmup_config, machine, seed_config
 
 NOISE = [1000 + k for k in range(4)] + [2000 + k for k in range(4)]
 SHIFTS = shifted_views(8)

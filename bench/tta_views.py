@@ -18,7 +18,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from self_improve import COMMIT, machine, seed_config
+from self_improve_runner import COMMIT, machine, seed_config
 from teacher_views import SHIFTS, score
 
 MODES = {"flip": [0, 1], "shifts": [0, 1, *SHIFTS]}

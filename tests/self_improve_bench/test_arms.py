@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from self_improve import ARMS, CREATION_SWEEP, TRIALS, created_pool_steps
+from self_improve_arms import ARMS, CREATION_SWEEP, TRIALS, created_pool_steps
 
 
 def test_each_sweep_arm_has_its_own_created_set_made_with_its_schedule():
@@ -20,7 +20,7 @@ def test_the_sweep_is_not_in_the_default_arms():
 
 
 def test_a_second_round_is_its_first_round_arm_started_from_the_controls_end():
-    from self_improve import ROUND2, with_prerequisites
+    from self_improve_arms import ROUND2, with_prerequisites
 
     for name, first in ROUND2.items():
         assert ARMS[name] == {**ARMS[first], "warmup": "{control}"} and name in TRIALS
@@ -29,7 +29,7 @@ def test_a_second_round_is_its_first_round_arm_started_from_the_controls_end():
 
 
 def test_a_deep_ensemble_arm_gets_the_extra_heads_as_a_list_and_they_share_the_labels(tmp_path):
-    from self_improve import EXTRA_HEADS, extra_warmup_config, fill_paths, seed_config, stage_configs
+    from self_improve_runner import EXTRA_HEADS, extra_warmup_config, fill_paths, seed_config, stage_configs
 
     paths = {"pool": "POOL", "heads": ["a/checkpoint", "b/checkpoint"]}
     filled = {k: fill_paths(v, paths) for k, v in ARMS["unlabelled_heads"].items()}
@@ -42,7 +42,7 @@ def test_a_deep_ensemble_arm_gets_the_extra_heads_as_a_list_and_they_share_the_l
 
 
 def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_longs_steps(tmp_path):
-    from self_improve import EXTRA_HEADS, STAGE2_STEPS, extra_warmup_config, fill_paths, heads_wanted
+    from self_improve_runner import EXTRA_HEADS, STAGE2_STEPS, extra_warmup_config, fill_paths, heads_wanted
 
     arm = ARMS["created_pool_head1_long"]
     heads = [f"k{k}/checkpoint" for k in range(1, EXTRA_HEADS + 1)]
@@ -56,7 +56,7 @@ def test_the_equal_compute_arm_takes_one_extra_head_and_the_rest_of_control_long
 
 
 def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_longs_compute(tmp_path):
-    from self_improve import STAGE2_STEPS, extra_warmup_config, fill_paths, heads_key, heads_wanted
+    from self_improve_runner import STAGE2_STEPS, extra_warmup_config, fill_paths, heads_key, heads_wanted
     from self_improve_tables import fair_control
 
     arm = ARMS["created_pool_heads3x1000_long"]
@@ -74,7 +74,7 @@ def test_shorter_extra_heads_are_other_warm_ups_and_their_arm_keeps_control_long
 
 
 def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_the_four_head_arm():
-    from self_improve import heads_wanted
+    from self_improve_arms import heads_wanted
 
     base = ARMS["created_pool_heads_geometry"]
     wide, p16 = ARMS["created_pool_heads6_geometry"], ARMS["created_pool_heads_geometry_p16"]
@@ -85,7 +85,7 @@ def test_the_wider_teacher_and_the_bigger_pseudo_batch_change_only_that_against_
 
 
 def test_the_best_arms_creation_sweep_differs_from_it_only_in_the_created_set_and_its_schedule():
-    from self_improve import BEST_AT_100, BEST_SWEEP
+    from self_improve_arms import BEST_AT_100, BEST_SWEEP
 
     own = created_pool_steps(ARMS[BEST_AT_100]["synthetic"], 25)
     for steps in BEST_SWEEP:

@@ -69,13 +69,16 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
 
 
 def run_pipeline(config: RunConfig) -> Path:
-    """Run every stage not yet complete; write RUN/metrics.json and the report. Returns the run folder."""
+    """Run every stage not yet complete; export the better of Diff-2-in-1 and the control on validation as
+    RUN/model/ (choose.py); write RUN/metrics.json and the report. Returns the run folder."""
     from ..creation import create_dataset
     from ..self_improving.improve import train_improve
     from ..training.warmup import train_warmup
+    from .choose import choose_and_export, keep_validation_out
 
     run = Path(config.out)
     warmup, create, improve = stage_configs(config)
+    improve = keep_validation_out(improve)
     write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, **config.shared,
                                      "warmup": config.warmup, "create": config.create, "improve": config.improve})
     if config.rooms and not (Path(warmup.data) / "meta.json").is_file():
@@ -90,7 +93,7 @@ def run_pipeline(config: RunConfig) -> Path:
         train_improve(improve)
     if config.control and not (run / "control" / "metrics.json").is_file():
         train_improve(control_config(improve))
-    write_json(run / "metrics.json", summary_metrics(run))
+    write_json(run / "metrics.json", {**summary_metrics(run), "chosen": choose_and_export(improve, run)})
     if config.report:
         from ..report.html import write_report
 

@@ -1,0 +1,87 @@
+"""Which model `diff2in1 run` exports: Diff-2-in-1's, or the control it trained beside, chosen on validation.
+
+The rule: each model's θC (the head the run reports) is scored on the validation split (the labelled
+images held out by ``val_fraction``), on every task trained, by the task's headline metric: normal mean
+angular error (°, lower is better), depth abs_rel (lower), segmentation mIoU (higher). Diff-2-in-1 is
+chosen when it is better than the control on more of those tasks than the control is better than it;
+otherwise (the control wins more, or they win as many) the control is, since self-improvement has not
+shown a gain there. Without a validation split, or without a control, nothing is chosen: Diff-2-in-1 is
+exported and ``chosen.on`` is "none".
+
+The chosen checkpoint is exported to RUN/model/ (``Diff2in1Pipeline.save_pretrained``: θE and θC; load the
+chosen head with ``Diff2in1Pipeline.from_pretrained("RUN/model", which="theta_c")``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+HEADLINE = {"normal": ("mean", False), "depth": ("abs_rel", False), "semseg": ("miou", True)}  # (metric, higher wins)
+MODELS = {"diff2in1": "improve", "control": "control"}  # the run folder's stage of each model
+HEAD = "theta_c"
+
+
+def keep_validation_out(improve: Any) -> Any:
+    """The improve config without the images created from the validation images: creation makes images from
+    the whole labelled subset (it does not know the held-out part), and only those of the training part may
+    train, else the model chosen on validation would have seen its images."""
+    if improve.val_fraction and improve.synthetic_from == "any":
+        return dataclasses.replace(improve, synthetic_from="labelled")
+    return improve
+
+
+def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[str, str]]:
+    """("diff2in1" or "control", {task: which of the two wins it}) from each model's {task: {metric: value}}.
+
+    Tasks either model lacks are skipped; a task where both score the same counts for neither.
+    """
+    wins: dict[str, str] = {}
+    for task, (metric, higher_wins) in HEADLINE.items():
+        ours, theirs = (scores[m].get(task, {}).get(metric) for m in ("diff2in1", "control"))
+        if ours is None or theirs is None or ours == theirs:
+            continue
+        wins[task] = "diff2in1" if (ours > theirs) == higher_wins else "control"
+    ahead = sum(w == "diff2in1" for w in wins.values()) > sum(w == "control" for w in wins.values())
+    return ("diff2in1" if ahead else "control"), wins
+
+
+def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """{model: {task: {metric: value}}} of each model's θC on the validation split of ``config`` (the run's
+    improve config: data, labelled subset, val_fraction, backbone)."""
+    from accelerate import PartialState
+
+    from ..perception.checkpoint import load_perception, read_perception_info
+    from ..perception.evaluation import evaluate_model
+    from ..perception.splits import labelled_subsets, open_backbone, open_split
+
+    checkpoints = {model: run / stage / "checkpoint" for model, stage in MODELS.items()}
+    taps = read_perception_info(checkpoints["diff2in1"]).get("backbone", {}).get("feature_taps", "decoder")
+    backbone = open_backbone(config.backbone, config.backbone_kind, PartialState().device, config.timestep, taps)
+    full = open_split(config.dataset, config.data, "train", config.tasks or None, backbone.sample_size)
+    _, val = labelled_subsets(full, config.num_labelled, config.val_fraction, config.labelled_seed)
+    val.num_classes = full.num_classes
+    models = {model: load_perception(path, which="creation")[0].to(backbone.device) for model, path in checkpoints.items()}
+    return evaluate_model(backbone, models, val, progress=config.progress)
+
+
+def choose_and_export(config: Any, run: Path) -> dict[str, Any]:
+    """Choose between Diff-2-in-1 and the control on validation, export the choice to RUN/model/, and return
+    metrics.json's ``chosen``: {"model", "on" ("val" or "none"), "head", "scores", "wins"[, "why"]}."""
+    from ..perception.pipeline import Diff2in1Pipeline
+
+    has_control = (run / "control" / "checkpoint").is_dir()
+    if not config.val_fraction or not has_control:
+        why = ("the run has no validation split (val_fraction is 0)" if not config.val_fraction
+               else "the run trained no control (control: false)")
+        print(f"run: {why}; exporting Diff-2-in-1 without a choice")
+        chosen: dict[str, Any] = {"model": "diff2in1", "on": "none", "head": HEAD, "scores": {}, "wins": {}, "why": why}
+    else:
+        scores = validation_scores(config, run)
+        model, wins = choose(scores)
+        chosen = {"model": model, "on": "val", "head": HEAD, "scores": scores, "wins": wins}
+        print(f"run: {model} chosen on validation (task wins: {wins or 'none'})")
+    pipe = Diff2in1Pipeline.from_pretrained(run / MODELS[chosen["model"]] / "checkpoint")
+    pipe.save_pretrained(run / "model")
+    return chosen

@@ -1,0 +1,83 @@
+"""`diff2in1 run` exports the better of Diff-2-in-1 and its control on validation, and says which."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from diff2in1.workflow.choose import choose
+
+
+def scores(normal: float, depth: float, miou: float | None = None) -> dict:
+    out = {"normal": {"mean": normal, "median": 0.0}, "depth": {"abs_rel": depth, "rmse": 0.0}}
+    if miou is not None:
+        out["semseg"] = {"miou": miou}
+    return out
+
+
+def test_diff2in1_is_chosen_when_it_wins_most_tasks_headline_metrics():
+    model, wins = choose({"diff2in1": scores(10.0, 0.10, 0.60), "control": scores(10.5, 0.09, 0.55)})
+    assert model == "diff2in1" and wins == {"normal": "diff2in1", "depth": "control", "semseg": "diff2in1"}
+
+
+def test_the_control_is_chosen_when_it_wins_most_and_higher_miou_wins():
+    model, wins = choose({"diff2in1": scores(10.0, 0.10, 0.50), "control": scores(10.5, 0.09, 0.55)})
+    assert model == "control" and wins["semseg"] == "control"
+
+
+def test_a_tie_keeps_the_control_and_tasks_either_lacks_do_not_count():
+    model, wins = choose({"diff2in1": scores(10.0, 0.10), "control": scores(10.5, 0.09, 0.55)})
+    assert model == "control" and wins == {"normal": "diff2in1", "depth": "control"}
+    assert choose({"diff2in1": scores(10.0, 0.10), "control": scores(10.0, 0.10)})[0] == "control"
+
+
+def _config(tmp_path: Path, backbone: Path, **shared) -> Path:
+    config = {"out": str(tmp_path / "run"), "rooms": {"num": 10, "size": 16, "seed": 1, "test_fraction": 0.3},
+              "data": str(tmp_path / "rooms"), "backbone": str(backbone), "num_labelled": 6, "batch_size": 2,
+              "channels": 8, "progress": False, "report": False, **shared,
+              "warmup": {"steps": 2}, "create": {"steps": 4, "batch_size": 4}, "improve": {"steps": 2}}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path):
+    from safetensors.torch import load_file
+
+    from diff2in1.cli.main import main
+    from diff2in1.fileio import read_json, read_yaml
+    from diff2in1.perception.pipeline import Diff2in1Pipeline
+
+    assert main(["run", str(_config(tmp_path, tiny_pixel_path, val_fraction=0.5))]) == 0
+    run = tmp_path / "run"
+    chosen = read_json(run / "metrics.json")["chosen"]
+    assert chosen["on"] == "val" and set(chosen["scores"]) == {"diff2in1", "control"}
+    assert chosen["model"] == choose(chosen["scores"])[0]
+    stage = {"diff2in1": "improve", "control": "control"}[chosen["model"]]
+    exported = load_file(run / "model" / "creation.safetensors")
+    trained = load_file(run / stage / "checkpoint" / "creation.safetensors")
+    assert exported.keys() == trained.keys() and all((exported[k] == trained[k]).all() for k in trained)
+    # images created from the held-out labelled images never train the model chosen on them
+    assert read_yaml(run / "improve" / "config.yaml")["synthetic_from"] == "labelled"
+    pipe = Diff2in1Pipeline.from_pretrained(run / "model", which="theta_c")
+    assert set(pipe.tasks) == {"normal", "depth", "semseg"} and pipe.which == "theta_c"
+
+
+def test_a_run_without_a_validation_split_says_so_and_exports_diff2in1(tmp_path, tiny_pixel_path, capsys):
+    from diff2in1.cli.main import main
+    from diff2in1.fileio import read_json
+
+    assert main(["run", str(_config(tmp_path, tiny_pixel_path))]) == 0
+    chosen = read_json(tmp_path / "run" / "metrics.json")["chosen"]
+    assert (chosen["model"], chosen["on"]) == ("diff2in1", "none") and "validation split" in chosen["why"]
+    assert "no validation split" in capsys.readouterr().out
+    assert (tmp_path / "run" / "model" / "perception.json").is_file()
+
+
+def test_the_demo_holds_out_a_validation_split_and_trains_on_100_labels():
+    from diff2in1.cli.run import demo_config_path
+    from diff2in1.workflow.run import load_run_config, stage_configs
+
+    improve = stage_configs(load_run_config(demo_config_path()))[2]
+    assert improve.val_fraction > 0 and round(improve.num_labelled * (1 - improve.val_fraction)) == 100
