@@ -1,7 +1,7 @@
 """`diff2in1 report RUN`: one HTML page of a Diff-2-in-1 run (RUN/report/index.html, PNGs beside it).
 
-Sections: what was run and what was trained, the metrics (flip-averaged first when scored so), the time
-each stage took, training curves, test predictions (warm-up vs Diff-2-in-1) and created pairs. A section whose inputs are missing says so instead.
+Sections: the metrics (flip-averaged first when scored so), the time each stage took, what was run and
+what was trained, training curves, test predictions (warm-up vs Diff-2-in-1) and created pairs. A section whose inputs are missing says so instead.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
     if improve:
         teacher = f", labels from the fixed teacher {improve['teacher']} (diagnostic)" if improve.get("teacher") else ""
         pool = f", unlabelled images: {improve['unlabelled']}" if improve.get("unlabelled") else ""
+        pool += f", θC's targets for {', '.join(improve['pseudo_tasks'])} only" if improve.get("pseudo_tasks") else ""
         rows.append(("improve", f"preset {improve.get('preset') or 'default'}: {improve.get('steps')} steps, "
                                 f"{improve.get('batch_size')} real + {improve.get('pseudo_batch_size')} pseudo-labelled "
                                 f"per step, lr {improve.get('lr')}, EMA rate {improve.get('ema_decay')} every "
@@ -198,8 +199,8 @@ def write_report(run_dir: str | Path, data: str | Path | None = None, dataset: s
     if data_root is None and wanted:
         predictions.note = f"The real data set was not found at {wanted}; pass data= to show test images."
     created = created_examples(run, data_root, dataset_name, num_examples)
-    sections = [_section_settings(run, str(data_root or wanted), dataset_name), section_metrics(run), section_timings(run),
-                _section_curves(run, out), _section_predictions(predictions, out, tasks, tile),
+    settings = _section_settings(run, str(data_root or wanted), dataset_name)
+    sections = [section_metrics(run), section_timings(run), settings, _section_curves(run, out), _section_predictions(predictions, out, tasks, tile),
                 _section_created(created, out, tile)]
     return write_text(out / "index.html", render_page(run, sections))
 

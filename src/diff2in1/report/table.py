@@ -108,8 +108,9 @@ def metrics_table_html(metrics: dict[str, dict[str, dict[str, float]]],
         delta = None if control is None or ours is None else ours - control
         verdict = spread_class(task, metric, control, ours, noise)
         tie = " (tie)" if verdict == "same" and delta is not None and noise is not None else ""
-        cells.append(f"<td class='num {verdict}'>{format_value(delta, places, signed=True)}{tie}</td>")
-        cells.append(f"<td class='num'>{'—' if noise is None else '± ' + format_value(noise, places)}</td>")
+        fine = min(4, places + 1)  # a difference and its spread are smaller than the values: one more decimal
+        cells.append(f"<td class='num {verdict}'>{format_value(delta, fine, signed=True)}{tie}</td>")
+        cells.append(f"<td class='num'>{'—' if noise is None else '± ' + format_value(noise, fine)}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
