@@ -48,11 +48,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import read_json, write_json
 from diff2in1.workflow.run import load_run_config, stage_configs
 from self_improve_tables import collect, merge_made_by, merge_stored, write_demo_spread, write_tables
 
+SETTINGS = Path(__file__).with_name("self_improve.yaml")  # the run config every seed starts from
 POOL_SIZE = 500
 STAGE2_STEPS = 1500  # 3x the EMA horizon 1 / (1 - 0.998) and as long as the warm-up
 ARMS = {  # in the order they run: the comparisons that matter most first
@@ -95,7 +95,7 @@ ARMS = {  # in the order they run: the comparisons that matter most first
     # Diff-2-in-1 proper with the best teacher: images created from the pool's photos instead of the photos
     "created_pool_weighted": {"synthetic": "{created_pool}", "teacher_flip_weight": 5.0},
 }
-# The creation-cost sweep: the same arm on images created with shorter DDIM schedules (the demo's is 25
+# The creation-cost sweep: the same arm on images created with shorter DDIM schedules (self_improve.yaml has 25
 # steps, 16 UNet calls per image at t* = 600; 5 steps make 4 calls, 10 make 7).
 CREATION_SWEEP = (5, 10)
 ARMS.update({f"created_pool_weighted_steps{n}": {"synthetic": f"{{created_pool_steps{n}}}", "teacher_flip_weight": 5.0}
@@ -178,8 +178,8 @@ def make_data(work: Path, rooms: dict) -> tuple[str, str]:
 
 
 def seed_config(work: Path, labelled: int, seed: int):
-    """The demo's run config for one (labelled, seed): its own labelled subset, validation for evaluation."""
-    base = load_run_config(demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
+    """The run config of one (labelled, seed): its own labelled subset, validation for evaluation."""
+    base = load_run_config(SETTINGS, out=str(work / f"L{labelled}" / f"s{seed}"))
     base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": str(work / "rooms"),
                         "progress": False, "eval_split": "unlabelled"})
     return base
@@ -375,7 +375,7 @@ def write_results(work: Path, args: argparse.Namespace, argv: list[str] | None) 
     runs_made_by = merge_made_by(made_by(work, args), stored.get("runs_made_by", {}), kept)
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY,
-            "pool_size": POOL_SIZE, "settings": demo_config_path().name, "work": str(work),
+            "pool_size": POOL_SIZE, "settings": SETTINGS.name, "work": str(work),
             "runs_made_by": runs_made_by, "runs_from_earlier_results": kept,
             "creation_calls": creation_calls(seed_config(work, 100, 0))}
     left_out = {**stored.get("runs_left_out", {}), **{run: _stored_run(stored["runs"], run) for run in dropped}}
