@@ -2,13 +2,15 @@
 
     python docs/figures/make_readme_figure.py --checkpoint runs/demo/improve/checkpoint --data data/rooms
 
-writes docs/figures/readme.png (and readme.json: the command, the checkpoint, the git commit). Run it after
+writes docs/figures/readme.png and readme.json (the command, the checkpoint, the git commit, the machine). Run it after
 `make demo`; the tests do not need it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +49,7 @@ def main() -> None:
     grid = comparison_grid(images, {"truth": truth, "Diff-2-in-1": predicted}, tasks, len(pipe.classes), args.tile)
     path = save_png(args.out, grid)
     write_json(Path(args.out).with_suffix(".json"), {"command": "python " + " ".join(sys.argv), "git_commit": _commit(),
+                                                     "machine": f"{platform.machine()} {os.cpu_count()} cores",
                                                      "checkpoint": args.checkpoint, "data": args.data,
                                                      "test_ids": [item["id"] for item in items]})
     print(f"wrote {path}")
