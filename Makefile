@@ -30,4 +30,4 @@ test: venv
 	DIFF2IN1_REQUIRE_FIXTURES=1 $(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info src/*.egg-info
+	rm -rf $(VENV) runs data/rooms build *.egg-info src/*.egg-info

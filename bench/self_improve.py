@@ -32,7 +32,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import read_json, write_json
 from self_improve_arms import DEMO_ARM, POOL_SIZE, STAGE2_STEPS, TEACHER_EVERY, is_reference
 from self_improve_matched import Budget, matched_control, matched_oracle
@@ -40,6 +39,7 @@ from self_improve_prereg import MANIFEST, preregistered_arms, read_manifest
 from self_improve_runner import (
     COMMIT,
     ROOMS,
+    SETTINGS,
     Source,
     arm_registry,
     budget_of,
@@ -98,7 +98,7 @@ def write_results(work: Path, args: argparse.Namespace, argv: list[str] | None, 
     meta = {"command": "python bench/self_improve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "git_commit": COMMIT, "machine": machine(), "stage2_steps": STAGE2_STEPS, "teacher_every": TEACHER_EVERY,
             "pool_size": POOL_SIZE if source.generated else "the training images outside the labelled ones and "
-            "the validation split", "settings": source.config or demo_config_path().name, "work": str(work),
+            "the validation split", "settings": source.config or SETTINGS.name, "work": str(work),
             "data": {"dataset": source.dataset, "data": base.shared["data"], "backbone": base.shared["backbone"]},
             "manifest": args.manifest or None, "controls": args.controls, "runs_made_by": runs_made_by, "runs_from_earlier_results": kept,
             "creation_calls": creation_calls(base)}
@@ -125,8 +125,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict | None]
     parser.add_argument("--data", default="", help="data-set folder (default: rooms generated in the work folder)")
     parser.add_argument("--backbone", default="", help="diffusion model: a diffusers folder, a hub id or a single "
                         "file (default: the demo's)")
-    parser.add_argument("--config", default="", help="run YAML the arms start from (default: the demo's, "
-                        "configs/demo.yaml; the benchmark's stage settings and each arm's override it)")
+    parser.add_argument("--config", default="", help="run YAML the arms start from (default: "
+                        "bench/self_improve.yaml; the benchmark's stage settings and each arm's override it)")
     parser.add_argument("--work", default=None, help="work folder (default ~/.cache/diff2in1/bench/"
                         "self_improve_v2, or self_improve_DATASET on other data)")
     parser.add_argument("--results", default=None, help="default: the manifest's results folder, else bench/results")

@@ -22,7 +22,7 @@ from self_improve_matched import Budget, matched_control, matched_oracle
 MANIFEST = Path(__file__).parent / "preregistered" / "self_improve-round3.json"
 SEEDS = (0, 1, 2, 3, 4)  # each its own labelled subset (labelled_seed = seed) and warm-up
 SMALL = (25, 800)  # label counts where only the best arm is measured
-# The demo's settings the arms override (configs/demo.yaml: 8 real and 8 pseudo per step, a 1500-step warm-up).
+# The benchmark's settings the arms override (bench/self_improve.yaml: 8 real and 8 pseudo per step, a 1500-step warm-up).
 ROUND3_BUDGET = Budget(stage_steps=STAGE2_STEPS, batch_size=8, pseudo_batch_size=8, warmup_steps=1500)
 PROTOCOL = {
     "choice": "on the validation split (up to 250 training images outside the labelled set): each arm's head "

@@ -11,7 +11,6 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import write_json
 from diff2in1.workflow.run import load_run_config, stage_configs
 from self_improve_arms import (
@@ -30,12 +29,14 @@ from self_improve_arms import (
 )
 from self_improve_matched import Budget, matched_control, matched_oracle
 
+SETTINGS = Path(__file__).with_name("self_improve.yaml")  # the run config every seed starts from
+
 
 @dataclass(frozen=True)
 class Source:
     """The data and backbone the benchmark runs on: by default rooms generated in the work folder and the
     demo's backbone; else a data set (reader name and folder) and a diffusion model of the user's. ``config``:
-    the run YAML whose settings the arms start from (default: the demo's)."""
+    the run YAML whose settings the arms start from (default: bench/self_improve.yaml)."""
     dataset: str = "rooms"
     data: str = ""
     backbone: str = ""
@@ -64,8 +65,8 @@ COMMIT = read_git_commit()  # the code this process runs, whatever the tree hold
 
 
 def seed_config(work: Path, labelled: int, seed: int, source: Source = ROOMS):
-    """The demo's run config for one (labelled, seed): its own labelled subset, validation for evaluation."""
-    base = load_run_config(source.config or demo_config_path(), out=str(work / f"L{labelled}" / f"s{seed}"))
+    """The run config of one (labelled, seed): its own labelled subset, validation for evaluation."""
+    base = load_run_config(source.config or SETTINGS, out=str(work / f"L{labelled}" / f"s{seed}"))
     data = str(work / "rooms") if source.generated else source.data
     base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": data,
                         "dataset": source.dataset, "progress": False, "eval_split": "unlabelled",

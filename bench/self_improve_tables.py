@@ -383,17 +383,16 @@ def write_tables(runs: dict, results: Path, meta: dict, pairing: Pairing = SAME_
     print(text)
 
 
-def demo_spread(seeds: dict, arm: str) -> dict[str, dict[str, float]]:
-    """{task: {metric: std over seeds of (arm θC − control θC)}} on test without flip averaging: what the
-    demo's report shows, so it colours a change only beyond this spread."""
-    done = [s for s in seeds.values() if arm in s and "control" in s]
+def demo_spread(seeds: dict, arm: str, head: str = "theta_c") -> dict[str, dict[str, float]]:
+    """{task: {metric: std over seeds of (arm θC − control θC)}} on test, without flip averaging (``head``
+    theta_c) or with it (theta_c_tta): the demo's report colours a change only beyond the spread scored alike."""
+    done = [s for s in seeds.values() if arm in s and "control" in s and head in s[arm]["test"]]
     if len(done) < 2:
         return {}
     out: dict = {}
-    for task, metrics in done[0][arm]["test"]["theta_c"].items():
+    for task, metrics in done[0][arm]["test"][head].items():
         for metric in metrics:
-            deltas = [s[arm]["test"]["theta_c"][task][metric] - s["control"]["test"]["theta_c"][task][metric]
-                      for s in done]
+            deltas = [s[arm]["test"][head][task][metric] - s["control"]["test"][head][task][metric] for s in done]
             out.setdefault(task, {})[metric] = statistics.stdev(deltas)
     return out
 
@@ -401,4 +400,5 @@ def demo_spread(seeds: dict, arm: str) -> dict[str, dict[str, float]]:
 def write_demo_spread(runs: dict, arm: str, target: Path, meta: dict) -> None:
     spread = demo_spread(runs.get("100", {}), arm)
     if spread:
-        write_json(target, {"spread": spread, "arm": arm, "labelled": 100, "seeds": len(runs["100"]), **meta})
+        write_json(target, {"spread": spread, "spread_tta": demo_spread(runs["100"], arm, "theta_c_tta"), "arm": arm,
+                            "labelled": 100, "seeds": len(runs["100"]), **meta})

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from diff2in1.cli.run import demo_config_path
 from diff2in1.data.rooms import CLASSES
 from diff2in1.fileio import write_json, write_text
 from diff2in1.metrics.segmentation import confusion_matrix
@@ -85,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         {"cache_dir": str(Path(args.work).parent / "features")}
     for labelled in train:
         for steps in args.steps:
-            base = load_run_config(demo_config_path(), out=str(Path(args.work) / f"L{labelled}_steps{steps}"))
+            settings = Path(__file__).parents[2] / "bench" / "self_improve.yaml"
+            base = load_run_config(settings, out=str(Path(args.work) / f"L{labelled}_steps{steps}"))
             base.shared.update({"num_labelled": labelled, "data": args.data, "progress": False})
             warmup = replace(stage_configs(base)[0], steps=steps, eval_split="unlabelled", **features)
             if not (Path(warmup.out) / "metrics.json").is_file():

@@ -71,14 +71,18 @@ def test_report_table_colours_the_change_against_the_control():
     metrics = {"warmup": {"normal": {"mean": 13.0}}, "control": {"normal": {"mean": 12.0}},
                "theta_c": {"normal": {"mean": 11.0}}, "theta_e": {"normal": {"mean": 11.1}}}
     html = metrics_table_html(metrics, {"normal": {"mean": 0.2}})
-    assert "<td class='num better'>-1.00</td>" in html and "± 0.20" in html
+    assert "<td class='num better'>-1.000</td>" in html and "± 0.200" in html
 
 
-def test_report_states_the_flip_averaged_comparison_when_both_were_scored():
-    from types import SimpleNamespace
+def test_report_table_leaves_a_change_within_the_seed_spread_uncoloured_as_a_tie():
+    metrics = {"control": {"normal": {"mean": 11.0010}}, "theta_c": {"normal": {"mean": 11.0009}}}
+    html = metrics_table_html(metrics, {"normal": {"mean": 0.0065}})
+    assert "num better" not in html and "num worse" not in html
+    assert "<td class='num same'>0.000 (tie)</td>" in html
 
-    from diff2in1.report.html import _flip_averaged
 
-    run = SimpleNamespace(summary={"control_tta": {"normal": {"mean": 11.0}}, "diff2in1_tta": {"normal": {"mean": 10.75}}})
-    assert "control 11.0000, Diff-2-in-1 10.7500 (Δ -0.2500)" in _flip_averaged(run)
-    assert _flip_averaged(SimpleNamespace(summary={})) == ""
+def test_report_table_colours_a_change_beyond_the_seed_spread_in_either_direction():
+    metrics = {"control": {"normal": {"mean": 11.0}, "semseg": {"miou": 0.70}},
+               "theta_c": {"normal": {"mean": 10.9}, "semseg": {"miou": 0.68}}}
+    html = metrics_table_html(metrics, {"normal": {"mean": 0.02}, "semseg": {"miou": 0.004}})
+    assert "<td class='num better'>-0.100</td>" in html and "<td class='num worse'>-0.0200</td>" in html

@@ -18,20 +18,24 @@ TILE, PAD = 16, 2  # the rooms and the tiny backbone are 16 px, so tiles are the
 
 
 class _Page(HTMLParser):
-    """Rows of the metrics table (cell texts) and the img sources of a page."""
+    """Rows of the plain metrics table (cell texts), of each metrics table by id, and the img sources."""
 
     def __init__(self, text: str):
         super().__init__()
-        self.rows: list[list[str]] = []
+        self.tables: dict[str, list[list[str]]] = {}
         self.images: list[str] = []
         self._in_metrics = self._in_cell = False
         self.feed(text)
+        self.rows = self.tables.get("metrics-plain", [])
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         attrs = dict(attrs)
         if tag == "table":
             self._in_metrics = attrs.get("class") == "metrics"
+            if self._in_metrics:
+                self.tables[attrs["id"]] = []
         elif tag == "tr" and self._in_metrics:
+            self.rows = list(self.tables.values())[-1]
             self.rows.append([])
         elif tag in ("td", "th") and self._in_metrics:
             self._in_cell = True
@@ -99,6 +103,40 @@ def test_report_table_shows_the_numbers_of_metrics_json(report: dict) -> None:
 
 def test_report_says_when_there_is_no_control(report: dict) -> None:
     assert "No control run" in report["index"].read_text()
+
+
+def test_report_headline_table_is_flip_averaged_when_the_run_scored_so(report: dict) -> None:
+    summary = json.loads((report["run"] / "metrics.json").read_text())
+    text, tables = report["index"].read_text(), report["page"].tables
+    assert list(tables) == ["metrics-tta", "metrics-plain"]
+    assert text.index("id='metrics-tta'") < text.index("id='metrics-plain'")
+    rows = {(r[0], r[1].split(" ")[0]): r[1:] for r in tables["metrics-tta"][1:]}
+    header = tables["metrics-tta"][0]
+    assert "warm-up" not in header and "Diff-2-in-1 (θC)" in header  # the warm-up was not scored with flips
+    column = header.index("Diff-2-in-1 (θC)") - 1
+    for (task, metric), cells in rows.items():
+        assert _shown_equals(cells[column], summary["diff2in1_tta"][task][metric])
+
+
+def test_report_without_flip_averaged_metrics_has_the_plain_table_only(warmup_only_run: Path) -> None:
+    page = _Page(write_report(warmup_only_run, num_examples=1, tile=TILE).read_text())
+    assert list(page.tables) == ["metrics-plain"]
+
+
+def test_report_shows_each_stage_time_and_the_exported_model(report: dict, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(report["run"], run, ignore=shutil.ignore_patterns("report"))
+    (run / "timings.json").write_text(json.dumps({"warmup": 61.4, "create": 12.0, "improve": 150.2}))
+    summary = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**summary, "chosen": "theta_e (best on val)"}))
+    text = write_report(run, data=report["rooms"], num_examples=1, tile=TILE).read_text()
+    assert "<h2>Stage times</h2>" in text
+    for name, seconds in (("warm-up", "61 s"), ("creation", "12 s"), ("improve", "150 s"), ("total", "224 s")):
+        assert name in text and seconds in text
+    assert "Exported model" in text and "theta_e (best on val)" in text
+    assert "Exported model" not in report["index"].read_text() and "Stage times" not in report["index"].read_text()
 
 
 def test_report_pictures_exist_and_are_pngs(report: dict) -> None:

@@ -1,7 +1,7 @@
 """`diff2in1 report RUN`: one HTML page of a Diff-2-in-1 run (RUN/report/index.html, PNGs beside it).
 
-Sections: what was run and what was trained, the metrics table, training curves, test predictions
-(warm-up vs Diff-2-in-1) and created pairs. A section whose inputs are missing says so instead.
+Sections: the metrics (flip-averaged first when scored so), the time each stage took, what was run and
+what was trained, training curves, test predictions (warm-up vs Diff-2-in-1) and created pairs. A section whose inputs are missing says so instead.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from ..heads.pictures import semseg_palette
 from ..tasks import TASKS
 from .examples import Examples, created_examples, prediction_examples
 from .figures import TILE, comparison_grid, created_grid, plot_panels, save_png
+from .metrics_section import note, section_metrics, section_timings
 from .runfolder import RunFolder, eval_panels, loss_panels, read_run, resolve_data
-from .table import benchmark_spread, metrics_table_html
 
 REPORT_DIR = "report"
 CSS = """
@@ -26,6 +26,7 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom:
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.better { background: #d9f2d9; color: #135c13; } td.worse { background: #f8d7d7; color: #8a1414; }
+h3 { margin-bottom: 0.2em; font-size: 1.05em; }
 table.settings td:first-child { font-weight: 600; background: #fafafa; }
 .note { background: #fff6d6; border-left: 4px solid #e0b400; padding: 0.4em 0.8em; }
 img { max-width: 100%; } img.grid { image-rendering: pixelated; } .muted { color: #666; font-size: 0.9em; }
@@ -66,6 +67,7 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
     if improve:
         teacher = f", labels from the fixed teacher {improve['teacher']} (diagnostic)" if improve.get("teacher") else ""
         pool = f", unlabelled images: {improve['unlabelled']}" if improve.get("unlabelled") else ""
+        pool += f", θC's targets for {', '.join(improve['pseudo_tasks'])} only" if improve.get("pseudo_tasks") else ""
         rows.append(("improve", f"preset {improve.get('preset') or 'default'}: {improve.get('steps')} steps, "
                                 f"{improve.get('batch_size')} real + {improve.get('pseudo_batch_size')} pseudo-labelled "
                                 f"per step, lr {improve.get('lr')}, EMA rate {improve.get('ema_decay')} every "
@@ -104,46 +106,6 @@ def _section_settings(run: RunFolder, data: str, dataset: str) -> str:
     return f"<h2>What was run</h2>\n<p>{escape(_trained_sentence(run))}</p>\n<table class='settings'>{rows}</table>"
 
 
-def _note(text: str) -> str:
-    return f"<p class='note'>{escape(text)}</p>" if text else ""
-
-
-def _section_metrics(run: RunFolder) -> str:
-    parts = ["<h2>Metrics</h2>"]
-    if not any(run.metrics.values()):
-        return parts[0] + _note("No metrics yet: the warm-up has not finished its evaluation.")
-    if not run.metrics["theta_c"]:
-        parts.append(_note("The improve stage has not finished: only the warm-up's numbers are shown."))
-    spread = benchmark_spread()
-    colours = ("green / red = Diff-2-in-1 better / worse than the control by more than the seed spread (the "
-               "standard deviation over seeds of the benchmark's unlabelled arm − control in "
-               "bench/results/view_teacher/self_improve.json)"
-               if spread else "no change is coloured: no benchmark seed spread is known")
-    parts.append(f"<p class='muted'>Split: {escape(run.split or '?')}. ↑ higher is better, ↓ lower is better; "
-                 f"{escape(colours)}. Improve preset: {escape(str(run.improve_config.get('preset') or 'default'))}."
-                 "</p>")
-    if not run.metrics.get("control"):
-        parts.append(_note("No control run (control: false in the run config): Diff-2-in-1 has nothing fair "
-                           "to be compared with, so no change is coloured."))
-    parts.append(metrics_table_html(run.metrics, spread))
-    parts.append(_flip_averaged(run))
-    return "\n".join(parts)
-
-
-def _flip_averaged(run: RunFolder) -> str:
-    """One line: control and Diff-2-in-1 with flip test-time averaging, where both were scored so."""
-    summary = run.summary
-    if not summary.get("control_tta") or not summary.get("diff2in1_tta"):
-        return ""
-    cells = []
-    for task, metric in (("normal", "mean"), ("depth", "abs_rel"), ("semseg", "miou")):
-        control = summary["control_tta"].get(task, {}).get(metric)
-        ours = summary["diff2in1_tta"].get(task, {}).get(metric)
-        if control is not None and ours is not None:
-            cells.append(f"{task} {metric}: control {control:.4f}, Diff-2-in-1 {ours:.4f} (Δ {ours - control:+.4f})")
-    return _note("With flip test-time averaging on both sides: " + "; ".join(cells) + ".")
-
-
 def _img(out: Path, name: str, alt: str, css: str = "plot") -> str:
     if not (out / name).is_file():
         return ""
@@ -157,7 +119,7 @@ def _section_curves(run: RunFolder, out: Path) -> str:
         plot_panels(panels, out / "loss.png", boundary)
         parts.append(_img(out, "loss.png", "training loss"))
     else:
-        parts.append(_note("No training log yet."))
+        parts.append(note("No training log yet."))
     evals = eval_panels(run)
     if evals:
         plot_panels(evals, out / "eval.png", boundary)
@@ -182,7 +144,7 @@ def _captions(examples: Examples) -> str:
 
 
 def _section_predictions(examples: Examples, out: Path, tasks: list[str], tile: int) -> str:
-    parts = ["<h2>Test images</h2>", _note(examples.note)]
+    parts = ["<h2>Test images</h2>", note(examples.note)]
     if examples.images:
         picture = comparison_grid(examples.images, examples.labels, tasks, examples.num_classes, tile)
         save_png(out / "predictions.png", picture)
@@ -194,7 +156,7 @@ def _section_predictions(examples: Examples, out: Path, tasks: list[str], tile: 
 
 
 def _section_created(examples: Examples, out: Path, tile: int) -> str:
-    parts = ["<h2>Created pairs</h2>", _note(examples.note)]
+    parts = ["<h2>Created pairs</h2>", note(examples.note)]
     samples = examples.labels.get("created") or []
     if samples:
         created_tasks = [t for t in TASKS if t in samples[0]]
@@ -237,8 +199,8 @@ def write_report(run_dir: str | Path, data: str | Path | None = None, dataset: s
     if data_root is None and wanted:
         predictions.note = f"The real data set was not found at {wanted}; pass data= to show test images."
     created = created_examples(run, data_root, dataset_name, num_examples)
-    sections = [_section_settings(run, str(data_root or wanted), dataset_name), _section_metrics(run),
-                _section_curves(run, out), _section_predictions(predictions, out, tasks, tile),
+    settings = _section_settings(run, str(data_root or wanted), dataset_name)
+    sections = [section_metrics(run), section_timings(run), settings, _section_curves(run, out), _section_predictions(predictions, out, tasks, tile),
                 _section_created(created, out, tile)]
     return write_text(out / "index.html", render_page(run, sections))
 

@@ -59,7 +59,9 @@ class RunFolder:
     checkpoint_info: dict[str, Any] = field(default_factory=dict)  # warmup/checkpoint/perception.json
     synthetic_meta: dict[str, Any] = field(default_factory=dict)  # synthetic/meta.json
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # warmup / control / theta_c / theta_e
+    metrics_tta: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # the same, flip-averaged
     summary: dict[str, Any] = field(default_factory=dict)  # the run's metrics.json as written by `run`
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (RUN/timings.json)
     split: str = ""
     improve_step: int = 0
 
@@ -110,7 +112,13 @@ def read_run(root: str | Path) -> RunFolder:
         "theta_e": summary.get("diff2in1_theta_e") or (improved.get("metrics") or {}).get("theta_e") or {},
         "control": summary.get("control") or {},
     }
+    run.metrics_tta = {
+        "control": summary.get("control_tta") or {},
+        "theta_c": summary.get("diff2in1_tta") or (improved.get("metrics") or {}).get("theta_c_tta") or {},
+        "theta_e": summary.get("diff2in1_theta_e_tta") or (improved.get("metrics") or {}).get("theta_e_tta") or {},
+    }
     run.summary = summary
+    run.timings = _read_optional(root / "timings.json", read_json) or summary.get("timings") or {}
     run.split = summary.get("split") or warm.get("split") or ""
     run.improve_step = int(improved.get("step") or 0)
     return run

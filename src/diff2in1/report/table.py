@@ -1,8 +1,9 @@
 """The report's metrics table: warm-up, the control, Diff-2-in-1 (θC) and θE.
 
 The change that matters is Diff-2-in-1 against the control (the same stage on real data only); it is
-coloured only when it is larger than the seed spread the benchmark measured for that metric, so a change
-within the noise of one run stays grey.
+coloured only when it is larger than the seed spread the benchmark measured for that metric, scored the
+same way (flip-averaged against flip-averaged, plain against plain), so a change within the noise of one
+run stays grey and is marked a tie.
 """
 
 from __future__ import annotations
@@ -82,30 +83,34 @@ def spread_class(task: str, metric: str, before: float | None, after: float | No
 
 
 def metrics_table_html(metrics: dict[str, dict[str, dict[str, float]]],
-                       spread: dict[str, dict[str, float]] | None = None) -> str:
-    """An HTML <table>: one row per task/metric; columns warm-up, control, θC, θE, and θC − control.
+                       spread: dict[str, dict[str, float]] | None = None,
+                       columns: tuple[tuple[str, str], ...] = COLUMNS, table_id: str = "metrics-plain") -> str:
+    """An HTML <table>: one row per task/metric; one column per stage of ``columns``, then θC − control.
 
     ``metrics``: {"warmup" | "control" | "theta_c" | "theta_e": {task: {metric: value}}}; a missing stage
-    gives '—'. ``spread``: {task: {metric: seed std of (Diff-2-in-1 − control)}} from the benchmark.
+    gives '—'. ``spread``: {task: {metric: seed std of (Diff-2-in-1 − control)}} from the benchmark, measured
+    the way ``metrics`` were scored (flip-averaged or plain).
     """
-    head = "".join(f"<th>{escape(name)}</th>" for _, name in COLUMNS)
-    lines = [f"<table class='metrics'><thead><tr><th>task</th><th>metric</th>{head}"
+    head = "".join(f"<th>{escape(name)}</th>" for _, name in columns)
+    lines = [f"<table class='metrics' id='{escape(table_id)}'><thead><tr><th>task</th><th>metric</th>{head}"
              "<th>Δ Diff-2-in-1 vs control</th><th>seed spread</th></tr></thead><tbody>"]
     for task, metric in metric_rows(metrics):
         sign = direction(task, metric)
         arrow = {1: " ↑", -1: " ↓", 0: ""}[sign]
         unit = UNITS.get(task, {}).get(metric, "")
-        places = decimals_for([_value(metrics, stage, task, metric) for stage, _ in COLUMNS])
+        places = decimals_for([_value(metrics, stage, task, metric) for stage, _ in columns])
         cells = [f"<td>{escape(task)}</td><td title='{'higher' if sign > 0 else 'lower'} is better'>"
                  f"{escape(metric)}{unit and ' (' + escape(unit.strip()) + ')'}{arrow}</td>"]
         cells += [f"<td class='num'>{format_value(_value(metrics, stage, task, metric), places)}</td>"
-                  for stage, _ in COLUMNS]
+                  for stage, _ in columns]
         control, ours = _value(metrics, "control", task, metric), _value(metrics, "theta_c", task, metric)
         noise = (spread or {}).get(task, {}).get(metric)
         delta = None if control is None or ours is None else ours - control
-        cells.append(f"<td class='num {spread_class(task, metric, control, ours, noise)}'>"
-                     f"{format_value(delta, places, signed=True)}</td>")
-        cells.append(f"<td class='num'>{'—' if noise is None else '± ' + format_value(noise, places)}</td>")
+        verdict = spread_class(task, metric, control, ours, noise)
+        tie = " (tie)" if verdict == "same" and delta is not None and noise is not None else ""
+        fine = min(4, places + 1)  # a difference and its spread are smaller than the values: one more decimal
+        cells.append(f"<td class='num {verdict}'>{format_value(delta, fine, signed=True)}{tie}</td>")
+        cells.append(f"<td class='num'>{'—' if noise is None else '± ' + format_value(noise, fine)}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
@@ -114,12 +119,17 @@ def metrics_table_html(metrics: dict[str, dict[str, dict[str, float]]],
 SPREAD_FILE = "demo_spread.json"
 
 
-def benchmark_spread() -> dict[str, dict[str, float]] | None:
-    """{task: {metric: std}} that bench/self_improve.py wrote beside this module, or None before it ran."""
+def benchmark_spread_file() -> dict:
+    """The seed spread bench/self_improve.py wrote beside this module, with the setting it was measured in
+    ("spread": plain, "spread_tta": flip-averaged, "arm", "labelled", "stage2_steps", ...); {} before it ran."""
     import json
     from importlib import resources
 
     path = resources.files("diff2in1") / "report" / SPREAD_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())["spread"]
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def benchmark_spread(flip_averaged: bool = False) -> dict[str, dict[str, float]] | None:
+    """{task: {metric: std}} of the benchmark's Diff-2-in-1 − control over seeds, scored plain or with flip
+    averaging; None when that spread was not measured."""
+    return benchmark_spread_file().get("spread_tta" if flip_averaged else "spread")

@@ -8,6 +8,8 @@ output is complete is skipped, so an interrupted run continues where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,24 +83,48 @@ def run_pipeline(config: RunConfig) -> Path:
     improve = keep_validation_out(improve)
     write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, **config.shared,
                                      "warmup": config.warmup, "create": config.create, "improve": config.improve})
+    timings = StageTimer(run / TIMINGS_FILE)
     if config.rooms and not (Path(warmup.data) / "meta.json").is_file():
         from ..data.rooms import RoomsConfig, generate_rooms
 
-        generate_rooms(RoomsConfig(out=warmup.data, **config.rooms), progress=warmup.progress)
+        timings.run("rooms", generate_rooms, RoomsConfig(out=warmup.data, **config.rooms), progress=warmup.progress)
     if not (run / "warmup" / "metrics.json").is_file():
-        train_warmup(warmup)
+        timings.run("warmup", train_warmup, warmup)
     if improve.pseudo_batch_size and improve.synthetic:
-        create_dataset(create)
+        timings.run("create", create_dataset, create)
     if not (run / "improve" / "metrics.json").is_file():
-        train_improve(improve)
+        timings.run("improve", train_improve, improve)
     if config.control and not (run / "control" / "metrics.json").is_file():
-        train_improve(control_config(improve))
-    write_json(run / "metrics.json", {**summary_metrics(run), "chosen": choose_and_export(improve, run)})
+        timings.run("control", train_improve, control_config(improve))
+    chosen = timings.run("choose", choose_and_export, improve, run)
+    write_json(run / "metrics.json", {**summary_metrics(run), "chosen": chosen, "timings": timings.seconds})
     if config.report:
         from ..report.html import write_report
 
-        print(f"report: {write_report(run, data=warmup.data, dataset=warmup.dataset)}")
+        report = timings.run("report", write_report, run, data=warmup.data, dataset=warmup.dataset)
+        print(f"report: {report}")
     return run
+
+
+TIMINGS_FILE = "timings.json"
+
+
+class StageTimer:
+    """Wall-clock seconds of each stage, printed when it ends and kept in RUN/timings.json; a stage skipped
+    because an earlier run completed it keeps that run's time."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seconds: dict[str, float] = dict(read_json(path)) if path.is_file() else {}
+
+    def run(self, stage: str, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        start, cpu = time.perf_counter(), time.process_time()
+        result = work(*args, **kwargs)
+        self.seconds[stage] = round(time.perf_counter() - start, 1)
+        # CPU time beside wall time: on a machine shared with other jobs the wall time says little
+        print(f"stage {stage}: {self.seconds[stage]:.1f} s (CPU time {time.process_time() - cpu:.1f} s)")
+        write_json(self.path, self.seconds)
+        return result
 
 
 def control_config(improve: ImproveConfig) -> ImproveConfig:
@@ -116,6 +142,7 @@ def summary_metrics(run: Path) -> dict[str, Any]:
            "diff2in1_theta_e": improved["theta_e"]}
     if "theta_c_tta" in improved:
         out["diff2in1_tta"] = improved["theta_c_tta"]
+        out["diff2in1_theta_e_tta"] = improved.get("theta_e_tta", {})
     if (run / "control" / "metrics.json").is_file():
         control = read_json(run / "control" / "metrics.json")["metrics"]
         out["control"] = control["theta_c"]
