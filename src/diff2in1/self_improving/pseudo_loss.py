@@ -69,14 +69,10 @@ def pseudo_loss(model: PerceptionModel, preds: dict, targets: dict, soft: bool, 
     if not soft:
         total, logs = model.loss(preds, targets)
         return total, {f"pseudo/{k}": v for k, v in logs.items()}
-    total = None
-    logs: dict[str, float] = {}
-    for task in [t for t in model.tasks if not tasks or t in tasks]:
-        loss = SOFT[task](preds[task], targets)
-        logs[f"pseudo/{task}"] = float(loss.detach())
-        weighted = model.loss_weights[task] * loss
-        total = weighted if total is None else total + weighted
-    if total is None:
+    losses = {task: SOFT[task](preds[task], targets) for task in model.tasks if not tasks or task in tasks}
+    if not losses:
         raise ValueError(f"pseudo-labels for tasks {tasks}: the model has none of them ({model.tasks})")
+    total = model.weighting(losses)
+    logs = {f"pseudo/{task}": float(loss.detach()) for task, loss in losses.items()}
     logs["pseudo/total"] = float(total.detach())
     return total, logs
