@@ -13,7 +13,7 @@ from typing import Any
 from ..data.layout import list_ids
 from ..fileio import load_tensors, write_text
 from ..heads.pictures import semseg_palette
-from ..tasks import TASKS
+from ..tasks import TASK_SPECS, TASKS
 from .examples import Examples, created_examples, prediction_examples
 from .figures import TILE, comparison_grid, created_grid, plot_panels, save_png
 from .runfolder import RunFolder, eval_panels, loss_panels, read_run, resolve_data
@@ -136,7 +136,7 @@ def _flip_averaged(run: RunFolder) -> str:
     if not summary.get("control_tta") or not summary.get("diff2in1_tta"):
         return ""
     cells = []
-    for task, metric in (("normal", "mean"), ("depth", "abs_rel"), ("semseg", "miou")):
+    for task, metric in ((t, s.headline[0]) for t, s in TASK_SPECS.items()):
         control = summary["control_tta"].get(task, {}).get(metric)
         ours = summary["diff2in1_tta"].get(task, {}).get(metric)
         if control is not None and ours is not None:
