@@ -103,7 +103,8 @@ def label_picture(task: str, value: ArrayLike, num_classes: int | None = None,
     if task == HUMAN_PARTS:
         return semseg_to_rgb(to_numpy(value).astype(np.int64), len(HUMAN_PART_CLASSES))
     if task in BINARY_TASKS:
-        return probability_to_rgb(value)
+        prob = to_numpy(value)
+        return probability_to_rgb(prob[0] if prob.ndim == 3 else prob)
     raise ValueError(f"label_picture: unknown task {task!r}")
 
 
