@@ -16,6 +16,7 @@ from diff2in1.fileio import read_json
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data_readers"))
 from readers_fakes import make_nyud_mt, make_pascal_mt  # noqa: E402
 
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
