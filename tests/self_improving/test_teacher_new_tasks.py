@@ -55,3 +55,14 @@ def test_student_loss_on_soft_targets_is_the_heads_loss_against_probabilities():
     assert math.isclose(float(total.detach()), 5.0 * float(expected), rel_tol=1e-5)  # saliency's fixed weight
     _, all_logs = pseudo_loss(student, preds, targets, soft=True)
     assert {"pseudo/edge", "pseudo/human_parts"} <= set(all_logs)
+
+
+def test_pseudo_tasks_refuse_an_unknown_task():
+    import pytest
+
+    student = _model(0)
+    preds = student(_features(), (16, 16))
+    with torch.no_grad():
+        targets = _targets(soft_predictions(_model(1), _features(), (16, 16)), torch.ones(2, 16, 16, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"--pseudo-tasks: unknown task\(s\) \['edges'\]"):
+        pseudo_loss(student, preds, targets, soft=True, tasks=["saliency", "edges"])

@@ -19,7 +19,7 @@ from ..heads.binary import weighted_bce
 from ..heads.depth import silog_loss
 from ..heads.edge import EDGE_POS_WEIGHT
 from ..heads.normal import angular_vmf_nll
-from ..tasks import DEPTH, EDGE, HUMAN_PARTS, NORMAL, SALIENCY, SEMSEG
+from ..tasks import DEPTH, EDGE, HUMAN_PARTS, NORMAL, SALIENCY, SEMSEG, check_tasks
 
 
 def _normal_soft(pred: dict, targets: dict) -> torch.Tensor:
@@ -82,6 +82,8 @@ def pseudo_loss(model: PerceptionModel, preds: dict, targets: dict, soft: bool, 
     if not soft:
         total, logs = model.loss(preds, targets)
         return total, {f"pseudo/{k}": v for k, v in logs.items()}
+    if tasks:
+        check_tasks(tasks, where="--pseudo-tasks")
     losses = {task: SOFT[task](preds[task], targets) for task in model.tasks if not tasks or task in tasks}
     if not losses:
         raise ValueError(f"pseudo-labels for tasks {tasks}: the model has none of them ({model.tasks})")
