@@ -41,7 +41,7 @@ def test_writes_the_layout_with_meta_and_provenance(created: Path, warmup_run: d
     sources = [rooms.dataset.ids[i] for i in chosen]
     assert ids == sorted(f"{s}_c{k}" for s in sources for k in range(2))
     meta = read_meta(created)
-    assert meta["synthetic"] is True and meta["tasks"] == ["normal", "depth", "semseg"]
+    assert meta["synthetic"] is True and meta["tasks"] == ["normal", "depth", "semseg", "edge", "saliency"]
     assert meta["image_size"] == [16, 16] and meta["classes"] == read_meta(warmup_run["rooms"])["classes"]
     provenance = meta["provenance"]
     assert provenance["checkpoint_sha256"] == sha256_file(warmup_run["checkpoint"] / "model.safetensors")

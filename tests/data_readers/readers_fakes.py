@@ -91,13 +91,17 @@ def make_nyud_mt(root: Path, variant: str = "npy") -> Path:
                 normal[..., 1] = -1.0
                 normal[2, 2] = 0.0
                 np.save(root / "normals" / f"{sample_id}.npy", normal)
-                np.save(root / "edge" / f"{sample_id}.npy", np.zeros((8, 10), dtype=np.float32))
+                edge = np.zeros((8, 10), dtype=np.float32)
+                edge[:, 4] = 1.0
+                np.save(root / "edge" / f"{sample_id}.npy", edge)
             else:
                 normal = np.zeros((8, 10, 3), dtype=np.uint8)
                 normal[...] = (128, 0, 128)  # ~ (0, -1, 0)
                 normal[2, 2] = 0
                 save_image(root / "normals" / f"{sample_id}.png", normal)
-                save_image(root / "edge" / f"{sample_id}.png", np.zeros((8, 10), dtype=np.uint8))
+                edge = np.zeros((8, 10), dtype=np.uint8)
+                edge[:, 4] = 255
+                save_image(root / "edge" / f"{sample_id}.png", edge)
     return root
 
 
@@ -120,8 +124,31 @@ def make_pascal_mt(root: Path) -> Path:
         (root / "pascal-context" / "trainval").mkdir(parents=True, exist_ok=True)
         scipy.io.savemat(root / "pascal-context" / "trainval" / f"{sample_id}.mat", {"LabelMap": label_map})
         (root / "human_parts").mkdir(exist_ok=True)
-        (root / "sal_distill").mkdir(exist_ok=True)
+        salient = np.zeros((6, 8), dtype=np.uint8)
+        salient[2:5, 3:6] = 200
+        salient[0, 0] = 100  # below half: not salient
+        save_image(root / "sal_distill" / f"{sample_id}.png", salient)
+    save_person_parts(root / "human_parts" / "2008_000002.mat")  # 2008_000003 has no person: no file
     return root
+
+
+def save_person_parts(path: Path) -> None:
+    """A PASCAL-Part annotation: a person with head, torso and a left lower leg, and a dog (not a person)."""
+    import scipy.io
+
+    def mask(rows, cols):
+        m = np.zeros((6, 8), dtype=np.uint8)
+        m[rows, cols] = 1
+        return m
+
+    parts = [{"part_name": "head", "mask": mask(slice(0, 1), slice(4, 6))},
+             {"part_name": "torso", "mask": mask(slice(1, 4), slice(4, 6))},
+             {"part_name": "llleg", "mask": mask(slice(4, 6), slice(4, 5))}]
+    person = {"class": "person", "classIndex": 15, "mask": mask(slice(0, 6), slice(4, 6)),
+              "parts": np.array(parts, dtype=object)}
+    dog = {"class": "dog", "classIndex": 12, "mask": mask(slice(0, 2), slice(0, 2)),
+           "parts": np.array([{"part_name": "head", "mask": mask(slice(0, 1), slice(0, 1))}], dtype=object)}
+    scipy.io.savemat(path, {"anno": {"imname": path.stem, "objects": np.array([person, dog], dtype=object)}})
 
 
 def make_layout(root, captions=True):

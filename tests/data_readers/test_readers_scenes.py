@@ -36,17 +36,17 @@ def test_ade20k_errors(tmp_path):
 @pytest.mark.parametrize("variant", ["npy", "png"])
 def test_nyud_mt(tmp_path, variant):
     root = make_nyud_mt(tmp_path / "NYUD_MT", variant)
-    with pytest.warns(UserWarning, match=r"\['edge'\]"):
-        train = open_dataset("nyud_mt", root, "train")
-    assert train.unsupported_tasks == ["edge"] and train.ids == ["0001", "0002"]
-    assert train.tasks == ["semseg", "depth", "normal"] and train.num_classes == 40
+    train = open_dataset("nyud_mt", root, "train")
+    assert train.unsupported_tasks == [] and train.ids == ["0001", "0002"]
+    assert train.tasks == ["semseg", "depth", "normal", "edge"] and train.num_classes == 40
     item = train[0]
     assert item["semseg"][0, :3].tolist() == [255, 0, 39] and item["semseg"][4, 4] == 6
     assert item["depth"][0, 0, 0] == pytest.approx(2.5) and not item["mask"]["depth"][1, 1]
     assert torch.allclose(item["normal"][:, 0, 0], torch.tensor([0.0, -1.0, 0.0]), atol=0.01)
     assert not item["mask"]["normal"][2, 2] and torch.equal(item["normal"][:, 2, 2], torch.zeros(3))
-    with pytest.warns(UserWarning):
-        val = open_dataset("nyud_mt", root, "test", tasks=["depth"])
+    assert item["edge"].shape == (1, 8, 10) and item["edge"][0].sum(dim=0).tolist() == [0] * 4 + [8] + [0] * 5
+    assert item["mask"]["edge"].all()
+    val = open_dataset("nyud_mt", root, "test", tasks=["depth"])
     assert val.ids == ["0003"] and set(val[0]) == {"id", "image", "depth", "mask", "caption"}
 
 
@@ -56,8 +56,7 @@ def test_nyud_mt_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"gt_sets/val\.txt: split file not found"):
         open_dataset("nyud_mt", root, "val")
     save_image(root / "segmentation" / "0002.png", np.full((8, 10), 41, dtype=np.uint8))
-    with pytest.warns(UserWarning):
-        train = open_dataset("nyud_mt", root, "train")
+    train = open_dataset("nyud_mt", root, "train")
     with pytest.raises(ValueError, match=r"0002\.png: class index 40 out of range for 40 classes"):
         train[1]
     with pytest.raises(FileNotFoundError, match=r"images: folder not found"):
@@ -68,9 +67,8 @@ def test_nyud_mt_errors(tmp_path):
 
 def test_pascal_context(tmp_path):
     root = make_pascal_mt(tmp_path / "PASCAL_MT")
-    with pytest.warns(UserWarning, match="edge.*human_parts.*sal"):
-        train = open_dataset("pascal_context", root, "train")
-    assert train.unsupported_tasks == ["edge", "human_parts", "sal"]
+    train = open_dataset("pascal_context", root, "train")
+    assert train.unsupported_tasks == [] and train.tasks == ["semseg", "normal", "edge", "human_parts", "saliency"]
     assert train.ids == ["2008_000002"] and train.num_classes == 21 and train.classes[15] == "person"
     item = train[0]
     assert item["semseg"][0, :3].tolist() == [0, 255, 15]
@@ -91,3 +89,29 @@ def _only_images(tmp_path):
     (target / "semseg").mkdir()
     (target / "normals_distill").mkdir()
     return target
+
+
+def test_pascal_context_boundaries_parts_and_saliency(tmp_path):
+    root = make_pascal_mt(tmp_path / "PASCAL_MT")
+    item = open_dataset("pascal_context", root, "train")[0]
+    # LabelMap: aeroplane in columns 0-1, wall elsewhere: the boundary is column 1 (left of the change)
+    assert item["edge"][0].sum(dim=0).tolist() == [0, 6, 0, 0, 0, 0, 0, 0]
+    assert item["saliency"][0, 3, 4] == 1 and item["saliency"][0, 0, 0] == 0 and item["saliency"].sum() == 9
+    parts = item["human_parts"]
+    # head (1) on row 0, torso (2) on rows 1-3, left lower leg (6) in column 4 of rows 4-5; the dog's head is
+    # not a person's part; what the person's parts leave uncovered is background
+    assert parts[0, 4:6].tolist() == [1, 1] and parts[2, 4:6].tolist() == [2, 2]
+    assert parts[5, 4:6].tolist() == [6, 0] and parts[0, 0] == 0 and item["mask"]["human_parts"].all()
+    no_person = open_dataset("pascal_context", root, "test", tasks=["human_parts"])[0]
+    assert not no_person["human_parts"].any()  # no file: no person, all background
+
+
+def test_pascal_context_without_the_optional_folders_reads_the_rest(tmp_path):
+    import shutil
+
+    root = make_pascal_mt(tmp_path / "PASCAL_MT")
+    shutil.rmtree(root / "human_parts")
+    shutil.rmtree(root / "sal_distill")
+    assert open_dataset("pascal_context", root, "train").tasks == ["semseg", "normal", "edge"]
+    with pytest.raises(FileNotFoundError, match=r"sal_distill: folder not found; expected the saliency labels"):
+        open_dataset("pascal_context", root, "train", tasks=["saliency"])

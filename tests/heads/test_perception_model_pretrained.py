@@ -39,7 +39,7 @@ def test_config_reads_as_attributes_and_calls_as_a_plain_dict():
     plain["tasks"].append("depth")  # a copy: the model's config is untouched
     assert model.config.tasks == ["normal", "semseg"]
     assert set(plain) == {"feature_channels", "feature_strides", "tasks", "num_classes", "channels", "max_depth",
-                          "loss_weights", "fuse_stride"}
+                          "loss_weights", "fuse_stride", "loss_weighting"}
 
 
 def test_from_config_refuses_unknown_arguments():

@@ -58,7 +58,7 @@ def test_evaluate_on_data_without_the_checkpoint_tasks_names_both(pixel_checkpoi
 
 
 def test_loading_a_checkpoint_for_another_task_set_names_both(pixel_checkpoint: Path) -> None:
-    with pytest.raises(ValueError, match=r"trained for tasks \['normal', 'depth', 'semseg'\].*\['depth'\]"):
+    with pytest.raises(ValueError, match=r"trained for tasks \['normal', 'depth', 'semseg', 'edge', 'saliency'\].*\['depth'\]"):
         load_perception(pixel_checkpoint, tasks=["depth"])
 
 
@@ -76,7 +76,8 @@ def test_config_file_with_an_unknown_task_lists_the_known_ones(tmp_path: Path, c
     config = tmp_path / "warmup.yaml"
     config.write_text("tasks: [normals]\nsteps: 1\n")
     err = _error(capsys, ["warmup", "--config", str(config), "--out", str(tmp_path / "run")])
-    assert "'normals'" in err and "['normal', 'depth', 'semseg']" in err and str(config) in err
+    assert "'normals'" in err and "['normal', 'depth', 'semseg', 'edge', 'saliency', 'human_parts']" in err
+    assert str(config) in err
     assert not (tmp_path / "run").exists()
 
 

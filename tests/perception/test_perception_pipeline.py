@@ -20,6 +20,8 @@ METRIC_KEYS = {
     "normal": {"mean", "median", "rmse", "a11.25", "a22.5", "a30"},
     "depth": {"abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3"},
     "semseg": {"miou", "pixel_acc"},
+    "edge": {"odsF", "precision", "recall", "threshold"},
+    "saliency": {"maxF", "miou", "threshold"},
 }
 
 
@@ -54,7 +56,7 @@ def test_warmup_conditions_the_text_model_on_the_captions(sd_run: SimpleNamespac
 
 def test_warmup_writes_a_run_folder(sd_run: SimpleNamespace) -> None:
     info = json.loads((sd_run.out / "checkpoint" / "perception.json").read_text())
-    assert info["step"] == 3 and sorted(info["tasks"]) == ["depth", "normal", "semseg"]
+    assert info["step"] == 3 and sorted(info["tasks"]) == ["depth", "edge", "normal", "saliency", "semseg"]
     assert info["backbone"]["sample_size"] == 32
     rows = (sd_run.out / "log.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows[1:]] == ["1", "2", "3"]

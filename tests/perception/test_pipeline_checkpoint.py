@@ -29,8 +29,10 @@ def test_a_trained_run_folder_predicts_in_three_lines(pixel_checkpoint: Path, tm
     assert out.normal.shape == (37, 53, 3)
     assert out.depth.shape == (37, 53) and out.semseg.shape == (37, 53) and out.semseg.dtype == np.int64
     assert np.allclose(np.linalg.norm(out.normal, axis=-1), 1, atol=1e-4)
-    assert set(out.confidence) == {"normal", "semseg"} and (out.confidence["normal"] >= 0).all()
+    assert set(out.confidence) == {"normal", "semseg", "edge", "saliency"} and (out.confidence["normal"] >= 0).all()
     assert out.semseg.max() < len(pipe.classes)
+    assert out.edge.shape == out.saliency.shape == (37, 53) and 0 <= out.edge.min() and out.saliency.max() <= 1
+    assert out.human_parts is None  # rooms have no people: no head, no prediction
     again = pipe(Image.open(photo(tmp_path)))
     assert np.array_equal(again.normal, out.normal), "predictions are repeatable (seeded perception noise)"
 

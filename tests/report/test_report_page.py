@@ -150,7 +150,7 @@ def test_report_pictures_exist_and_are_pngs(report: dict) -> None:
 def test_report_prediction_grid_has_image_truth_and_both_models(report: dict) -> None:
     grid = _png(report["index"].parent / "predictions.png")
     test = LayoutDataset(report["rooms"], "test")
-    columns = 1 + 3 * 3  # image | ground truth, warm-up, Diff-2-in-1 for normal, depth, semseg
+    columns = 1 + 3 * 5  # image | ground truth, warm-up, Diff-2-in-1 for normal, depth, semseg, edge, saliency
     assert grid.shape[1] == columns * (TILE + PAD) + PAD
     for row, item in enumerate(test[i] for i in range(len(test))):
         image = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -162,7 +162,7 @@ def test_report_created_grid_pairs_each_sample_with_its_source(report: dict) -> 
     grid = _png(report["index"].parent / "created.png")
     created = LayoutDataset(report["run"] / "synthetic", "train")
     rooms = LayoutDataset(report["rooms"], "train")
-    columns = 2 + 3 + 1  # source | created | normal, depth, semseg labels | kappa
+    columns = 2 + 5 + 1  # source | created | normal, depth, semseg, edge, saliency labels | kappa
     assert grid.shape[1] == columns * (TILE + PAD) + PAD
     for row in range(len(created)):
         sample = created[row]
@@ -180,7 +180,7 @@ def test_report_of_a_warmup_only_run_says_what_is_missing(warmup_only_run: Path)
     assert all(row[3] == "—" and row[4] == "—" for row in page.rows[1:])  # θC and θE columns
     assert sorted(page.images) == ["eval.png", "loss.png", "predictions.png"]
     grid = _png(index.parent / "predictions.png")
-    assert grid.shape[1] == (1 + 2 * 3) * (TILE + PAD) + PAD  # image | ground truth, warm-up
+    assert grid.shape[1] == (1 + 2 * 5) * (TILE + PAD) + PAD  # image | ground truth, warm-up
 
 
 def test_report_without_the_real_data_still_writes_the_page(warmup_only_run: Path, tmp_path: Path) -> None:

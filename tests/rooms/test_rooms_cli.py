@@ -17,7 +17,7 @@ def test_data_rooms_writes_meta_and_splits(tmp_path, capsys):
     argv = ["data", "rooms", "--out", str(out), "--num", "10", "--size", "16", "--seed", "3", "--test-fraction", "0.3"]
     assert main(argv) == 0
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["tasks"] == ["normal", "depth", "semseg"]
+    assert meta["tasks"] == ["normal", "depth", "semseg", "edge", "saliency"]
     assert meta["classes"] == ["floor", "wall", "ceiling", "box", "sphere", "cylinder"]
     assert meta["image_size"] == [16, 16]
     low, high = meta["depth_range"]

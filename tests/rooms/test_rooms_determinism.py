@@ -11,7 +11,7 @@ from diff2in1.data.layout import list_ids, write_meta
 from diff2in1.data.rooms import RoomsConfig, generate_rooms
 from diff2in1.data.rooms.generate import render_index, split_of
 
-ARRAYS = ("image", "depth", "normal", "semseg")
+ARRAYS = ("image", "depth", "normal", "semseg", "edge", "saliency")
 
 
 def sample_files(root: Path) -> dict[str, bytes]:
@@ -36,7 +36,7 @@ def test_same_seed_same_files_with_any_number_of_workers(tmp_path):
     generate_rooms(RoomsConfig(out=str(tmp_path / "b"), num=5, size=16, seed=2, workers=2), progress=False)
     generate_rooms(RoomsConfig(out=str(tmp_path / "c"), num=5, size=16, seed=3), progress=False)
     a, b, c = (sample_files(tmp_path / name) for name in "abc")
-    assert len(a) == 5 * 5  # image, depth, normal, semseg, caption per sample
+    assert len(a) == 5 * 7  # image, depth, normal, semseg, edge, saliency, caption per sample
     assert a == b
     assert a.keys() == c.keys() and all(a[k] != c[k] for k in a if k.endswith("image/000000.png"))
 
@@ -73,7 +73,7 @@ def test_resume_refuses_other_render_options(tmp_path):
         generate_rooms(RoomsConfig(out=str(tmp_path), num=4, size=32, seed=0), progress=False)
     with pytest.raises(ValueError, match=r"seed=0, not 1; use --seed 0"):
         generate_rooms(RoomsConfig(out=str(tmp_path), num=4, size=16, seed=1), progress=False)
-    assert list_ids(tmp_path, "train") == ["000000", "000001"] and len(sample_files(tmp_path)) == 2 * 5
+    assert list_ids(tmp_path, "train") == ["000000", "000001"] and len(sample_files(tmp_path)) == 2 * 7
     other = tmp_path / "nyu"
     write_meta(other, {"name": "nyuv2", "tasks": ["depth"], "classes": [], "image_size": [480, 640]})
     with pytest.raises(ValueError, match=r"holds the data set 'nyuv2', not rooms; choose another --out"):

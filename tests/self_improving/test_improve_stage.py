@@ -51,7 +51,7 @@ def test_theta_c_follows_theta_e_as_an_ema(warm):
     assert not torch.equal(theta_c[key], theta_e[key])
     metrics = read_json(out / "metrics.json")["metrics"]
     assert set(metrics) == {"theta_e", "theta_c", "theta_e_tta", "theta_c_tta"}
-    assert set(metrics["theta_c"]) == {"normal", "depth", "semseg"}
+    assert set(metrics["theta_c"]) == {"normal", "depth", "semseg", "edge", "saliency"}
     assert metrics["theta_c"]["normal"]["mean"] != metrics["theta_c_tta"]["normal"]["mean"]
 
 

@@ -29,7 +29,7 @@ def test_run_writes_warmup_and_diff2in1_metrics(tmp_path, tiny_pixel_path):
     assert main(["run", str(config)]) == 0
     metrics = read_json(tmp_path / "run" / "metrics.json")
     for name in ("warmup", "diff2in1"):
-        assert set(metrics[name]) == {"normal", "depth", "semseg"}
+        assert set(metrics[name]) == {"normal", "depth", "semseg", "edge", "saliency"}
         assert set(metrics[name]["depth"]) == {"abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3"}
     created = read_json(tmp_path / "run" / "synthetic" / "meta.json")
     assert created["synthetic"] is True

@@ -15,13 +15,13 @@ import torch
 
 from ..data.layout import sample_path, write_sample
 from ..fileio import write_json
-from ..tasks import DEPTH, NORMAL, SEMSEG
+from ..tasks import BINARY_TASKS, CLASS_TASKS, DEPTH, EDGE, HUMAN_PARTS, NORMAL, SALIENCY, SEMSEG, TASKS
 
 SPLIT = "train"
 STAGING = ".staging"
 PROVENANCE = "provenance"
 # Rename order: the image last, so that its presence marks a complete sample.
-LABEL_MODALITIES = (NORMAL, DEPTH, SEMSEG, "kappa", "caption")
+LABEL_MODALITIES = (*TASKS, "kappa", "caption")
 
 
 def created_id(source_id: str, k: int) -> str:
@@ -47,20 +47,24 @@ def sample_arrays(
     Args:
         image01: 3xHxW in [0, 1].
         labels: per task as ``PerceptionModel.labels_from_preds`` gives them for one sample: normal 3xHxW unit,
-            depth 1xHxW metres, semseg HxW int64.
+            depth 1xHxW metres, semseg and human_parts HxW int64, edge and saliency 1xHxW probability.
         kappa: HxW normal concentration, or None.
 
     Returns:
-        {"image": HxWx3 uint8, "normal": HxWx3 float, "depth": HxW metres, "semseg": HxW uint8, "kappa": HxW}
-        for the modalities given.
+        {"image": HxWx3 uint8, "normal": HxWx3 float, "depth": HxW metres, "semseg" / "human_parts": HxW uint8,
+        "edge" / "saliency": HxW probability, "kappa": HxW} for the modalities given.
     """
     out = {"image": (image01.clamp(0, 1).permute(1, 2, 0) * 255).round().byte().cpu().numpy()}
     if NORMAL in labels:
         out[NORMAL] = labels[NORMAL].float().permute(1, 2, 0).cpu().numpy()
     if DEPTH in labels:
         out[DEPTH] = labels[DEPTH].float()[0].cpu().numpy()
-    if SEMSEG in labels:
-        out[SEMSEG] = labels[SEMSEG].clamp(0, 255).to(torch.uint8).cpu().numpy()
+    for task in CLASS_TASKS:
+        if task in labels:
+            out[task] = labels[task].clamp(0, 255).to(torch.uint8).cpu().numpy()
+    for task in BINARY_TASKS:
+        if task in labels:
+            out[task] = labels[task].float()[0].cpu().numpy()
     if kappa is not None:
         out["kappa"] = kappa.float().cpu().numpy()
     return out
@@ -74,7 +78,8 @@ def write_created(
     staging = root / STAGING
     write_sample(
         staging, SPLIT, sample_id, arrays["image"], depth=arrays.get(DEPTH), normal=arrays.get(NORMAL),
-        semseg=arrays.get(SEMSEG), caption=caption or None, kappa=arrays.get("kappa"),
+        semseg=arrays.get(SEMSEG), caption=caption or None, kappa=arrays.get("kappa"), edge=arrays.get(EDGE),
+        saliency=arrays.get(SALIENCY), human_parts=arrays.get(HUMAN_PARTS),
     )
     write_json(provenance_path(staging, sample_id), provenance)
     moves = [(sample_path(staging, SPLIT, m, sample_id), sample_path(root, SPLIT, m, sample_id))

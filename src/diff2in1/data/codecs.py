@@ -2,7 +2,9 @@
 
 - normal: 8-bit RGB, n = 2 * rgb / 255 - 1 (Bae et al.'s NYUv2 release); all-zero pixel = invalid.
 - depth: 16-bit grey, millimetres; 0 = invalid.
-- semseg: 8-bit grey, class index; 255 = ignore.
+- semseg, human_parts: 8-bit grey, class index; 255 = ignore.
+- edge, saliency: 8-bit grey, probability x 255 (ground truth holds 0 and 255; created labels keep θC's
+  probability); every pixel is valid.
 """
 
 from __future__ import annotations
@@ -61,6 +63,18 @@ def decode_depth(mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mm = mm[..., 0]
     depth = mm.astype(np.float32) / 1000.0
     return depth, depth > 0
+
+
+def encode_probability(prob: np.ndarray) -> np.ndarray:
+    """HxW probability (or 0/1 label) in [0, 1] -> HxW uint8, round(p * 255)."""
+    return np.clip(np.round(np.nan_to_num(np.asarray(prob, dtype=np.float64)) * 255.0), 0, 255).astype(np.uint8)
+
+
+def decode_probability(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HxW uint8 -> (HxW float32 probability in [0, 1], HxW bool validity, all True)."""
+    if grey.ndim == 3:
+        grey = grey[..., 0]
+    return grey.astype(np.float32) / 255.0, np.ones(grey.shape, dtype=bool)
 
 
 def decode_semseg(labels: np.ndarray, num_classes: int, path: str | Path = "semseg") -> tuple[np.ndarray, np.ndarray]:

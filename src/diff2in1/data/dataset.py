@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..tasks import DEPTH, NORMAL, SEMSEG, check_tasks
-from .codecs import decode_depth, decode_normal, decode_semseg, open_png
+from ..tasks import BINARY_TASKS, DEPTH, HUMAN_PART_CLASSES, HUMAN_PARTS, NORMAL, SEMSEG, check_tasks
+from .codecs import decode_depth, decode_normal, decode_probability, decode_semseg, open_png
 from .layout import MODALITY_EXT, list_ids, read_meta, sample_path
 
 
@@ -18,7 +18,8 @@ class LayoutDataset(Dataset):
     """Samples of ``root/split`` in the project layout.
 
     Items are dicts: ``id``; ``image`` float 3xHxW in [0, 1]; per task, ``depth`` float 1xHxW metres
-    (0 = invalid), ``normal`` float 3xHxW unit (all-zero = invalid), ``semseg`` int64 HxW (255 = ignore);
+    (0 = invalid), ``normal`` float 3xHxW unit (all-zero = invalid), ``semseg`` and ``human_parts`` int64
+    HxW (255 = ignore), ``edge`` and ``saliency`` float 1xHxW in [0, 1];
     ``mask`` {task: bool HxW}; ``caption`` (empty string if none); ``kappa`` 1xHxW when stored.
     """
 
@@ -61,6 +62,12 @@ class LayoutDataset(Dataset):
             elif task == SEMSEG:
                 labels, valid = decode_semseg(raw, self.num_classes, path)
                 item[SEMSEG] = torch.from_numpy(labels)
+            elif task == HUMAN_PARTS:
+                labels, valid = decode_semseg(raw, len(HUMAN_PART_CLASSES), path)
+                item[HUMAN_PARTS] = torch.from_numpy(labels)
+            elif task in BINARY_TASKS:
+                prob, valid = decode_probability(raw)
+                item[task] = torch.from_numpy(prob)[None]
             item["mask"][task] = torch.from_numpy(valid)
         caption_path = self._path("caption", sample_id)
         item["caption"] = caption_path.read_text().strip() if caption_path.is_file() else ""

@@ -5,11 +5,18 @@
     DIR/{train,test}/depth/<id>.png      16-bit, millimetres, 0 = invalid
     DIR/{train,test}/normal/<id>.png     8-bit RGB, n = 2 * rgb / 255 - 1, (0, 0, 0) = invalid
     DIR/{train,test}/semseg/<id>.png     8-bit class index, 255 = ignore
+    DIR/{train,test}/edge/<id>.png       8-bit, boundary probability x 255 (ground truth: 0 or 255)
+    DIR/{train,test}/saliency/<id>.png   8-bit, salient-object probability x 255 (ground truth: 0 or 255)
+    DIR/{train,test}/human_parts/<id>.png  8-bit part index (diff2in1.tasks.HUMAN_PART_CLASSES: 0 =
+                                         background, 1 head, 2 torso, 3 upper arms, 4 lower arms, 5 upper
+                                         legs, 6 lower legs), 255 = ignore; an image without people is
+                                         all 0 (background) and is left out of the part mIoU
     DIR/{train,test}/caption/<id>.txt    one line
     DIR/{train,test}/kappa/<id>.png      optional: normal confidence of created samples (16-bit)
 
 meta.json holds at least ``tasks``, ``classes`` (index = label value), ``depth_range`` [min, max] in
-metres and ``image_size`` [H, W]; rooms adds ``intrinsics`` (fx, fy, cx, cy in pixels), created data
+metres and ``image_size`` [H, W]; ``classes`` names the ``semseg`` labels (human parts have their fixed
+7); rooms adds ``intrinsics`` (fx, fy, cx, cy in pixels), created data
 sets add ``synthetic: true`` and ``provenance``.
 """
 
@@ -23,10 +30,11 @@ from PIL import Image
 
 from ..fileio import read_json, write_json
 from ..tasks import check_tasks
-from .codecs import encode_depth, encode_normal
+from .codecs import encode_depth, encode_normal, encode_probability
 
 SPLITS = ("train", "test")
-MODALITY_EXT = {"image": "png", "depth": "png", "normal": "png", "semseg": "png", "caption": "txt", "kappa": "png"}
+MODALITY_EXT = {"image": "png", "depth": "png", "normal": "png", "semseg": "png", "edge": "png", "saliency": "png",
+                "human_parts": "png", "caption": "txt", "kappa": "png"}
 
 
 def sample_path(root: str | Path, split: str, modality: str, sample_id: str) -> Path:
@@ -51,8 +59,12 @@ def write_sample(
     caption: str | None = None,
     valid: np.ndarray | None = None,
     kappa: np.ndarray | None = None,
+    edge: np.ndarray | None = None,
+    saliency: np.ndarray | None = None,
+    human_parts: np.ndarray | None = None,
 ) -> None:
-    """Write one sample. image: HxWx3 uint8; depth: HxW metres; normal: HxWx3 unit; semseg: HxW uint8."""
+    """Write one sample. image: HxWx3 uint8; depth: HxW metres; normal: HxWx3 unit; semseg and human_parts:
+    HxW uint8 (255 = ignore); edge and saliency: HxW probability (or 0/1) in [0, 1]."""
     _save_png(sample_path(root, split, "image", sample_id), image)
     if depth is not None:
         _save_png(sample_path(root, split, "depth", sample_id), encode_depth(depth, valid))
@@ -60,6 +72,11 @@ def write_sample(
         _save_png(sample_path(root, split, "normal", sample_id), encode_normal(normal, valid))
     if semseg is not None:
         _save_png(sample_path(root, split, "semseg", sample_id), semseg.astype(np.uint8))
+    for name, prob in (("edge", edge), ("saliency", saliency)):
+        if prob is not None:
+            _save_png(sample_path(root, split, name, sample_id), encode_probability(prob))
+    if human_parts is not None:
+        _save_png(sample_path(root, split, "human_parts", sample_id), human_parts.astype(np.uint8))
     if kappa is not None:
         # Confidence stored as 16-bit fixed point (kappa * 100), enough for thresholds like kappa > 5.
         _save_png(sample_path(root, split, "kappa", sample_id), np.clip(kappa * 100, 0, 65535).astype(np.uint16))

@@ -13,12 +13,16 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import FrozenDict
 from torch import nn
 
-from ..tasks import DEPTH, NORMAL, SEMSEG, check_tasks
+from ..tasks import DEPTH, EDGE, HUMAN_PARTS, NORMAL, SALIENCY, SEMSEG, check_tasks
 from .aggregator import FeatureAggregator
 from .base import TaskHead, default_mid_channels
 from .depth import DepthHead
+from .edge import EdgeHead
+from .human_parts import HumanPartsHead
 from .normal import NormalHead
+from .saliency import SaliencyHead
 from .segmentation import SegmentationHead
+from .weighting import LOSS_WEIGHTINGS, LossWeighting
 
 
 def _checked_tasks(tasks: list[str], num_classes: int | None, loss_weights: dict[str, float] | None) -> list[str]:
@@ -48,11 +52,14 @@ class PerceptionModel(ModelMixin, ConfigMixin):
     Args:
         feature_channels: channels of each backbone feature map, coarse to fine.
         feature_strides: downsampling factor of each map relative to the image, same order.
-        tasks: task names from ``diff2in1.tasks`` ("normal", "depth", "semseg").
-        num_classes: number of segmentation classes; required with "semseg".
+        tasks: task names from ``diff2in1.tasks`` ("normal", "depth", "semseg", "edge", "saliency",
+            "human_parts").
+        num_classes: number of segmentation classes; required with "semseg" (human parts have 7, fixed).
         channels: channels of the fused feature map.
         max_depth: largest depth the depth head can predict, metres.
-        loss_weights: optional weight per task in the total loss (default 1 for each).
+        loss_weights: optional weight per task in the total loss (default: each task's ``TaskSpec.loss_weight``).
+        loss_weighting: "fixed" (the weights above) or "uncertainty" (Kendall et al.'s learned log-variances,
+            started at the fixed weights; see ``heads/weighting.py``).
         fuse_stride: the aggregator fuses feature maps of this stride and coarser with 3x3 convs; finer
             ones reach the heads through 1x1 projections only (1 = 3x3 convs at every stride, slow).
 
@@ -73,6 +80,7 @@ class PerceptionModel(ModelMixin, ConfigMixin):
         max_depth: float = 10.0,
         loss_weights: dict[str, float] | None = None,
         fuse_stride: int = 4,
+        loss_weighting: str = "fixed",
     ) -> None:
         super().__init__()
         self.tasks = _checked_tasks(tasks, num_classes, loss_weights)
@@ -86,8 +94,12 @@ class PerceptionModel(ModelMixin, ConfigMixin):
             "max_depth": float(max_depth),
             "loss_weights": {t: float(w) for t, w in (loss_weights or {}).items()},
             "fuse_stride": int(fuse_stride),
+            "loss_weighting": str(loss_weighting),
         })
-        self.loss_weights = {t: float((loss_weights or {}).get(t, 1.0)) for t in self.tasks}
+        if loss_weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(f"PerceptionModel: loss_weighting must be one of {LOSS_WEIGHTINGS}, got {loss_weighting!r}")
+        self.weighting = LossWeighting(self.tasks, loss_weights, learned=loss_weighting == "uncertainty")
+        self.loss_weights = self.weighting.fixed
         mid = default_mid_channels(channels)
         self.aggregator = FeatureAggregator(feature_channels, feature_strides, channels, fuse_stride, mid)
         self.heads = nn.ModuleDict(
@@ -100,6 +112,10 @@ class PerceptionModel(ModelMixin, ConfigMixin):
             return NormalHead(in_channels=channels, mid_channels=mid)
         if task == DEPTH:
             return DepthHead(max_depth, in_channels=channels, mid_channels=mid)
+        if task in (EDGE, SALIENCY):
+            return (EdgeHead if task == EDGE else SaliencyHead)(in_channels=channels, mid_channels=mid)
+        if task == HUMAN_PARTS:
+            return HumanPartsHead(in_channels=channels, mid_channels=mid)
         assert task == SEMSEG and num_classes is not None
         return SegmentationHead(num_classes, in_channels=channels, mid_channels=mid)
 
@@ -146,8 +162,8 @@ class PerceptionModel(ModelMixin, ConfigMixin):
 
         Args:
             preds: output of ``forward``.
-            batch: ground truth per task (``normal`` Bx3xHxW unit, ``depth`` Bx1xHxW metres, ``semseg``
-                BxHxW int64) and optionally ``mask``: {task: BxHxW bool}; a task without a mask uses the
+            batch: ground truth per task (``normal`` Bx3xHxW unit, ``depth`` Bx1xHxW metres, ``semseg`` and
+                ``human_parts`` BxHxW int64, ``edge`` and ``saliency`` Bx1xHxW in [0, 1]) and optionally ``mask``: {task: BxHxW bool}; a task without a mask uses the
                 encoding's validity (normal all-zero, depth 0, label 255 = invalid).
 
         Returns:
@@ -159,16 +175,13 @@ class PerceptionModel(ModelMixin, ConfigMixin):
                 f"PerceptionModel.loss: batch has no ground truth for task(s) {missing}; keys: {sorted(batch)}"
             )
         masks = batch.get("mask") or {}
-        total: torch.Tensor | None = None
-        logs: dict[str, float] = {}
+        losses: dict[str, torch.Tensor] = {}
         for task, head in self.heads.items():
             target = batch[task]
             mask = masks.get(task)
-            loss = head.loss(preds[task], target, head.default_mask(target) if mask is None else mask)
-            logs[task] = float(loss.detach())
-            weighted = self.loss_weights[task] * loss
-            total = weighted if total is None else total + weighted
-        assert total is not None
+            losses[task] = head.loss(preds[task], target, head.default_mask(target) if mask is None else mask)
+        total = self.weighting(losses)
+        logs = {task: float(loss.detach()) for task, loss in losses.items()}
         logs["total"] = float(total.detach())
         return total, logs
 
@@ -181,7 +194,8 @@ class PerceptionModel(ModelMixin, ConfigMixin):
         return {task: head.confidence(preds[task]) for task, head in self.heads.items()}
 
     def predictions_for_metrics(self, preds: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """{"normal": Bx3xHxW, "depth": Bx1xHxW, "semseg": BxHxW} for the tasks of this model (detached)."""
+        """{"normal": Bx3xHxW, "depth": Bx1xHxW, "semseg" / "human_parts": BxHxW, "edge" / "saliency": Bx1xHxW
+        probability} for the tasks of this model (detached)."""
         return self.labels_from_preds(preds)
 
     def average_with_mirror(self, preds: dict[str, dict[str, torch.Tensor]],

@@ -126,6 +126,20 @@ def kappa_to_rgb(
     return _unbatch(_colorize(log_k, valid, lo, hi, cmap), batched)
 
 
+def probability_to_rgb(prob: ArrayLike) -> np.ndarray:
+    """Per-pixel probability (boundaries, saliency) -> grey RGB, white = 1, black = 0.
+
+    Args:
+        prob: Bx1xHxW, BxHxW or HxW in [0, 1] (values outside are clipped, non-finite ones drawn black).
+
+    Returns:
+        BxHxWx3 or HxWx3 uint8.
+    """
+    p, batched = _scalar_maps(prob, "probability_to_rgb")
+    grey = np.round(np.clip(np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    return _unbatch(np.repeat(grey[..., None], 3, axis=-1), batched)
+
+
 @lru_cache(maxsize=8)
 def semseg_palette(num_classes: int) -> np.ndarray:
     """num_classes x 3 uint8 colours: the PASCAL VOC bit-interleaved palette shifted by one.

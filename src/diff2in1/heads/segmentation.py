@@ -15,7 +15,8 @@ from .pictures import semseg_to_rgb
 class SegmentationHead(TaskHead):
     """Predicts class logits per pixel.
 
-    ``forward`` returns ``logits`` (BxCxHxW, C = num_classes) and ``semseg`` (BxHxW int64, argmax).
+    ``forward`` returns ``logits`` (BxCxHxW, C = num_classes) and, under the task's name (``semseg``),
+    the argmax (BxHxW int64).
 
     Args:
         num_classes: number of classes (labels 0 .. num_classes-1; 255 = ignore).
@@ -37,7 +38,7 @@ class SegmentationHead(TaskHead):
     def forward(self, fused: Fused | torch.Tensor, out_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """B x in_channels x h x w -> {"logits": BxCxHxW, "semseg": BxHxW int64}, (H, W) = out_size."""
         logits = self.decoder(fused, out_size)
-        return {"logits": logits, "semseg": logits.argmax(dim=1)}
+        return {"logits": logits, self.task: logits.argmax(dim=1)}
 
     def loss(self, pred: dict[str, torch.Tensor], target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Cross-entropy averaged over pixels that are in ``mask`` and not labelled 255.
@@ -63,7 +64,7 @@ class SegmentationHead(TaskHead):
 
     def target_from_pred(self, pred: dict[str, torch.Tensor]) -> torch.Tensor:
         """BxHxW int64 argmax labels, detached."""
-        return pred["semseg"].detach()
+        return pred[self.task].detach()
 
     def confidence(self, pred: dict[str, torch.Tensor]) -> torch.Tensor:
         """BxHxW maximum softmax probability in (0, 1], detached."""
@@ -73,8 +74,8 @@ class SegmentationHead(TaskHead):
         """Mean class probabilities of the two views (returned as log-probabilities in ``logits``)."""
         probs = (pred["logits"].softmax(dim=1) + mirrored["logits"].flip(-1).softmax(dim=1)) / 2
         logits = probs.clamp_min(1e-12).log()
-        return {"logits": logits, "semseg": logits.argmax(dim=1)}
+        return {"logits": logits, self.task: logits.argmax(dim=1)}
 
     def to_picture(self, pred: dict[str, torch.Tensor]) -> np.ndarray:
         """BxHxWx3 uint8 with the fixed class palette."""
-        return semseg_to_rgb(pred["semseg"], self.num_classes)
+        return semseg_to_rgb(pred[self.task], self.num_classes)

@@ -6,21 +6,25 @@ from typing import Any
 
 from torch import Tensor
 
-from ..tasks import DEPTH, IGNORE_INDEX, NORMAL, SEMSEG, check_tasks
+from ..tasks import DEPTH, EDGE, HUMAN_PARTS, IGNORE_INDEX, NORMAL, SALIENCY, SEMSEG, check_tasks
 from ._shapes import as_bhw
 from .depth import DepthAccumulator
+from .edge import EdgeAccumulator
+from .human_parts import HumanPartsAccumulator
 from .normal import NormalAccumulator
+from .saliency import SaliencyAccumulator
 from .segmentation import SegmentationAccumulator
 
-Accumulator = NormalAccumulator | DepthAccumulator | SegmentationAccumulator
+Accumulator = (NormalAccumulator | DepthAccumulator | SegmentationAccumulator | EdgeAccumulator
+               | SaliencyAccumulator | HumanPartsAccumulator)
 
 
 def make_accumulators(
     tasks: list[str], num_classes: int | None = None, ignore_index: int = IGNORE_INDEX
 ) -> dict[str, Accumulator]:
-    """A fresh accumulator per task name (``normal``, ``depth``, ``semseg``).
+    """A fresh accumulator per task name (see ``diff2in1.tasks``).
 
-    ``num_classes`` is required when ``semseg`` is among ``tasks``.
+    ``num_classes`` is required when ``semseg`` is among ``tasks``; human parts have their fixed 7.
     """
     accumulators: dict[str, Accumulator] = {}
     for task in check_tasks(tasks, where="metrics"):
@@ -34,6 +38,12 @@ def make_accumulators(
                     "metrics: task 'semseg' needs num_classes (the data set's number of classes)"
                 )
             accumulators[task] = SegmentationAccumulator(num_classes, ignore_index)
+        elif task == EDGE:
+            accumulators[task] = EdgeAccumulator()
+        elif task == SALIENCY:
+            accumulators[task] = SaliencyAccumulator()
+        elif task == HUMAN_PARTS:
+            accumulators[task] = HumanPartsAccumulator(ignore_index)
     return accumulators
 
 
@@ -50,22 +60,26 @@ def update_from_batch(
 ) -> None:
     """Feed one batch to every accumulator.
 
-    preds: {"normal": Bx3xHxW, "depth": Bx1xHxW metres, "semseg": BxHxW int64}, for each task in
-    ``accumulators``. batch: the ground truth under the same keys plus ``mask``: {task: BxHxW bool}.
-    Ground truth and masks are moved to the prediction's device. For ``semseg`` the mask, when present,
-    marks masked-out pixels as ignored.
+    preds: {"normal": Bx3xHxW, "depth": Bx1xHxW metres, "semseg" / "human_parts": BxHxW int64, "edge" /
+    "saliency": Bx1xHxW probability}, for each task in ``accumulators``. batch: the ground truth under the
+    same keys plus ``mask``: {task: BxHxW bool}. Ground truth and masks are moved to the prediction's
+    device. For the class tasks the mask, when present, marks masked-out pixels as ignored; for boundaries
+    and saliency it leaves them out of the counts.
     """
     masks = batch.get("mask", {})
     for task, accumulator in accumulators.items():
         pred = _entry(preds, task, "predictions")
         gt = _entry(batch, task, "batch").to(pred.device)
-        if isinstance(accumulator, SegmentationAccumulator):
+        if isinstance(accumulator, SegmentationAccumulator):  # human parts too
             if task in masks:
-                gt = as_bhw(gt, "semseg gt")
+                gt = as_bhw(gt, f"{task} gt")
                 gt = gt.masked_fill(
-                    ~as_bhw(masks[task], "semseg mask").to(gt.device).bool(), accumulator.ignore_index
+                    ~as_bhw(masks[task], f"{task} mask").to(gt.device).bool(), accumulator.ignore_index
                 )
             accumulator.update(pred, gt)
+        elif isinstance(accumulator, EdgeAccumulator | SaliencyAccumulator):
+            mask = masks.get(task)
+            accumulator.update(pred, gt, None if mask is None else mask.to(pred.device))
         else:
             accumulator.update(pred, gt, _entry(masks, task, "batch['mask']").to(pred.device))
 

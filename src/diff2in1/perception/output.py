@@ -9,7 +9,7 @@ import torch
 from diffusers.utils import BaseOutput
 
 from ..heads import PerceptionModel
-from ..tasks import DEPTH, NORMAL, SEMSEG
+from ..tasks import BINARY_TASKS, CLASS_TASKS, DEPTH, NORMAL
 from .processing import Preds
 
 Array = np.ndarray | torch.Tensor | list
@@ -24,16 +24,23 @@ class Diff2in1Output(BaseOutput):
         normal: HxWx3 float32 unit vectors in camera space (x right, y down, z forward).
         depth: HxW float32, metres.
         semseg: HxW int64 class index (``pipe.classes`` names them).
+        edge: HxW float32 boundary probability in [0, 1].
+        saliency: HxW float32 probability of a salient object in [0, 1].
+        human_parts: HxW int64 part index (``diff2in1.tasks.HUMAN_PART_CLASSES``: 0 = background).
         confidence: {task: HxW float32}: the normal head's concentration κ (>= 0, higher = surer), the
-            segmentation head's largest class probability in (0, 1]; depth has none.
+            class heads' largest class probability in (0, 1], the probability heads' max(p, 1 - p);
+            depth has none.
 
     With ``output_type="pt"`` the fields are tensors in the ground-truth layout, always batched: normal
-    Bx3xHxW, depth Bx1xHxW, semseg BxHxW, confidence {task: BxHxW}.
+    Bx3xHxW, depth, edge and saliency Bx1xHxW, semseg and human_parts BxHxW, confidence {task: BxHxW}.
     """
 
     normal: Array | None = None
     depth: Array | None = None
     semseg: Array | None = None
+    edge: Array | None = None
+    saliency: Array | None = None
+    human_parts: Array | None = None
     confidence: dict[str, Array] | None = None
 
 
@@ -59,9 +66,9 @@ def _numpy(name: str, tensor: torch.Tensor) -> np.ndarray:
     value = tensor[0].detach().cpu()
     if name in (NORMAL, "images"):
         return value.permute(1, 2, 0).float().numpy()
-    if name == DEPTH:
+    if name == DEPTH or name in BINARY_TASKS:
         return value[0].float().numpy()
-    if name == SEMSEG:
+    if name in CLASS_TASKS:
         return value.long().numpy()
     return value.float().numpy()
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data.readers.resize import resize_prediction
-from ..tasks import DEPTH, SEMSEG
+from ..tasks import CLASS_TASKS, DEPTH
 
 ImageInput = Image.Image | np.ndarray | torch.Tensor
 Preds = dict[str, dict[str, torch.Tensor]]
@@ -120,9 +120,9 @@ def preds_to_image(preds: Preds, placement: Placement) -> Preds:
                 mapped[key] = crop
                 continue
             mapped[key] = resize_prediction(crop, placement.size, DEPTH if key == "kappa" else task)
-        if task == SEMSEG and "logits" in mapped:
-            mapped["semseg"] = mapped["logits"].argmax(dim=1)
-        elif task == SEMSEG and tuple(mapped["semseg"].shape[-2:]) != placement.size:
-            mapped["semseg"] = resize_prediction(mapped["semseg"], placement.size, SEMSEG)
+        if task in CLASS_TASKS and "logits" in mapped:
+            mapped[task] = mapped["logits"].argmax(dim=1)
+        elif task in CLASS_TASKS and tuple(mapped[task].shape[-2:]) != placement.size:
+            mapped[task] = resize_prediction(mapped[task], placement.size, task)
         out[task] = mapped
     return out

@@ -21,15 +21,16 @@ from ..heads.pictures import (
     kappa_to_rgb,
     make_grid,
     normal_to_rgb,
+    probability_to_rgb,
     semseg_to_rgb,
     to_numpy,
 )
-from ..tasks import DEPTH, NORMAL, SEMSEG
+from ..tasks import BINARY_TASKS, DEPTH, HUMAN_PART_CLASSES, HUMAN_PARTS, NORMAL, SEMSEG, TASK_SPECS
 
 TILE = 120  # default display height of one picture, pixels
 PAD = 2
 EMPTY = 235  # grey level of a cell with nothing to show
-TASK_NAMES = {NORMAL: "normals", DEPTH: "depth", SEMSEG: "classes"}
+TASK_NAMES = {task: spec.title for task, spec in TASK_SPECS.items()}
 
 
 def _font(size: int = 12) -> ImageFont.ImageFont:
@@ -83,8 +84,8 @@ def label_picture(task: str, value: ArrayLike, num_classes: int | None = None,
     """One label or prediction as a picture.
 
     Args:
-        task: normal (3xHxW unit, all-zero = invalid), depth (1xHxW or HxW metres, 0 = invalid) or semseg
-            (HxW class ids, 255 = ignore).
+        task: normal (3xHxW unit, all-zero = invalid), depth (1xHxW or HxW metres, 0 = invalid), semseg or
+            human_parts (HxW class ids, 255 = ignore), edge or saliency (1xHxW or HxW probability).
         num_classes: needed for semseg.
         depth_range: (vmin, vmax) metres, so pictures of one row share a colour scale; None = own range.
     """
@@ -99,6 +100,11 @@ def label_picture(task: str, value: ArrayLike, num_classes: int | None = None,
         if num_classes is None:
             raise ValueError("label_picture: semseg pictures need num_classes")
         return semseg_to_rgb(to_numpy(value).astype(np.int64), num_classes)
+    if task == HUMAN_PARTS:
+        return semseg_to_rgb(to_numpy(value).astype(np.int64), len(HUMAN_PART_CLASSES))
+    if task in BINARY_TASKS:
+        prob = to_numpy(value)
+        return probability_to_rgb(prob[0] if prob.ndim == 3 else prob)
     raise ValueError(f"label_picture: unknown task {task!r}")
 
 

@@ -9,12 +9,13 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..data.codecs import encode_depth, encode_normal, open_png
+from ..data.codecs import encode_depth, encode_normal, encode_probability, open_png
 from ..data.images import image_files
-from ..heads.pictures import depth_to_rgb, kappa_to_rgb, normal_to_rgb, semseg_to_rgb
+from ..heads.pictures import depth_to_rgb, kappa_to_rgb, normal_to_rgb, probability_to_rgb, semseg_to_rgb
 from ..perception.inference import available_device
 from ..perception.output import Diff2in1Output
 from ..perception.pipeline import Diff2in1Pipeline
+from ..tasks import HUMAN_PART_CLASSES
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -40,6 +41,14 @@ def _write_one(out: Path, sample_id: str, pred: Diff2in1Output, num_classes: int
         labels = pred.semseg.astype(np.uint8)
         _save(out / "semseg" / f"{sample_id}.png", labels)
         _save(pictures / f"{sample_id}_semseg.png", semseg_to_rgb(labels, num_classes))
+    if pred.human_parts is not None:
+        parts = pred.human_parts.astype(np.uint8)
+        _save(out / "human_parts" / f"{sample_id}.png", parts)
+        _save(pictures / f"{sample_id}_human_parts.png", semseg_to_rgb(parts, len(HUMAN_PART_CLASSES)))
+    for task, prob in (("edge", pred.edge), ("saliency", pred.saliency)):
+        if prob is not None:
+            _save(out / task / f"{sample_id}.png", encode_probability(prob))
+            _save(pictures / f"{sample_id}_{task}.png", probability_to_rgb(prob))
 
 
 def write_predictions(config: Any) -> int:

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import read_json, read_yaml
-from ..tasks import TASKS
+from ..tasks import TASK_SPECS, TASKS
 from .figures import Panel
 
 # The metric each task's curve shows, with its axis label.
 PRIMARY_METRIC = {"normal": ("mean", "mean angular error (°), lower is better"),
                   "depth": ("abs_rel", "abs rel, lower is better"),
-                  "semseg": ("miou", "mIoU, higher is better")}
+                  "semseg": ("miou", "mIoU, higher is better"),
+                  **{t: (s.headline[0], f"{s.headline[0]}, {'higher' if s.headline[1] else 'lower'} is better")
+                     for t, s in TASK_SPECS.items() if t not in ("normal", "depth", "semseg")}}
 STAGE_LABELS = {"warmup": "warm-up", "theta_e": "θE (exploitation)", "theta_c": "θC (Diff-2-in-1)"}
 
 

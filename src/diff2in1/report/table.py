@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from ..metrics import DEPTH_KEYS, NORMAL_KEYS, SEGMENTATION_KEYS
+from ..metrics import DEPTH_KEYS, EDGE_KEYS, HUMAN_PARTS_KEYS, NORMAL_KEYS, SALIENCY_KEYS, SEGMENTATION_KEYS
 from ..tasks import TASKS
 
 # Direction of each metric: +1 higher is better, -1 lower is better.
@@ -19,8 +19,12 @@ DIRECTION: dict[str, dict[str, int]] = {
     "normal": {"mean": -1, "median": -1, "rmse": -1, "a11.25": 1, "a22.5": 1, "a30": 1},
     "depth": {"abs_rel": -1, "sq_rel": -1, "rmse": -1, "rmse_log": -1, "log10": -1, "d1": 1, "d2": 1, "d3": 1},
     "semseg": {"miou": 1, "pixel_acc": 1},
+    "edge": {"odsF": 1, "precision": 1, "recall": 1},
+    "saliency": {"maxF": 1, "miou": 1},
+    "human_parts": {"miou": 1, "pixel_acc": 1},
 }
-ORDER = {"normal": NORMAL_KEYS, "depth": DEPTH_KEYS, "semseg": SEGMENTATION_KEYS}
+ORDER = {"normal": NORMAL_KEYS, "depth": DEPTH_KEYS, "semseg": SEGMENTATION_KEYS, "edge": EDGE_KEYS,
+         "saliency": SALIENCY_KEYS, "human_parts": HUMAN_PARTS_KEYS}
 UNITS = {"normal": {"mean": "°", "median": "°", "rmse": "°", "a11.25": "%", "a22.5": "%", "a30": "%"},
          "depth": {"rmse": " m"}}
 COLUMNS = (("warmup", "warm-up"), ("control", "control"), ("theta_c", "Diff-2-in-1 (θC)"), ("theta_e", "θE"))

@@ -2,8 +2,9 @@
 
 - ``soft``: normals by the angular vMF NLL with the student's κ detached (κ learns only from ground
   truth, never from its own teacher) and each pixel weighted by θC's confidence; depth by SILog per
-  image (a created image's scale is its own, not pooled with real ones); segmentation by the cross-entropy
-  against θC's class probabilities.
+  image (a created image's scale is its own, not pooled with real ones); segmentation and human parts by
+  the cross-entropy against θC's class probabilities; boundaries and saliency by their heads' (balanced)
+  BCE against θC's probabilities.
 - ``hard``: the ground-truth losses on θC's hard labels (the release), optionally without the pixels where
   student and teacher already agree within ``cos_mask`` (the release drops cos > 0.999).
 """
@@ -14,9 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from ..heads import PerceptionModel
+from ..heads.binary import weighted_bce
 from ..heads.depth import silog_loss
+from ..heads.edge import EDGE_POS_WEIGHT
 from ..heads.normal import angular_vmf_nll
-from ..tasks import DEPTH, NORMAL, SEMSEG
+from ..tasks import DEPTH, EDGE, HUMAN_PARTS, NORMAL, SALIENCY, SEMSEG, check_tasks
 
 
 def _normal_soft(pred: dict, targets: dict) -> torch.Tensor:
@@ -37,14 +40,24 @@ def _depth_per_image(pred: dict, targets: dict) -> torch.Tensor:
     return torch.stack(losses).mean() if losses else pred["depth"].sum() * 0
 
 
-def _semseg_soft(pred: dict, targets: dict) -> torch.Tensor:
-    mask = targets["mask"][SEMSEG]
+def _classes_soft(pred: dict, targets: dict, task: str = SEMSEG, key: str = "probs") -> torch.Tensor:
+    mask = targets["mask"][task]
     log_probs = pred["logits"].float().log_softmax(dim=1)
-    per_pixel = -(targets["probs"] * log_probs).sum(dim=1)
+    per_pixel = -(targets[key] * log_probs).sum(dim=1)
     return per_pixel[mask].mean() if mask.any() else pred["logits"].sum() * 0
 
 
-SOFT = {NORMAL: _normal_soft, DEPTH: _depth_per_image, SEMSEG: _semseg_soft}
+def _binary_soft(pred: dict, targets: dict, task: str, pos_weight: float | None) -> torch.Tensor:
+    mask = targets["mask"][task]
+    if not mask.any():
+        return pred["logits"].sum() * 0
+    return weighted_bce(pred["logits"].float()[:, 0][mask], targets[task].float()[:, 0][mask], pos_weight)
+
+
+SOFT = {NORMAL: _normal_soft, DEPTH: _depth_per_image, SEMSEG: _classes_soft,
+        EDGE: lambda pred, targets: _binary_soft(pred, targets, EDGE, EDGE_POS_WEIGHT),
+        SALIENCY: lambda pred, targets: _binary_soft(pred, targets, SALIENCY, None),
+        HUMAN_PARTS: lambda pred, targets: _classes_soft(pred, targets, HUMAN_PARTS, "human_parts_probs")}
 
 
 def agreement_mask(preds: dict, targets: dict, cos_mask: float, semseg_threshold: float = 0.0) -> dict:
@@ -69,14 +82,12 @@ def pseudo_loss(model: PerceptionModel, preds: dict, targets: dict, soft: bool, 
     if not soft:
         total, logs = model.loss(preds, targets)
         return total, {f"pseudo/{k}": v for k, v in logs.items()}
-    total = None
-    logs: dict[str, float] = {}
-    for task in [t for t in model.tasks if not tasks or t in tasks]:
-        loss = SOFT[task](preds[task], targets)
-        logs[f"pseudo/{task}"] = float(loss.detach())
-        weighted = model.loss_weights[task] * loss
-        total = weighted if total is None else total + weighted
-    if total is None:
+    if tasks:
+        check_tasks(tasks, where="--pseudo-tasks")
+    losses = {task: SOFT[task](preds[task], targets) for task in model.tasks if not tasks or task in tasks}
+    if not losses:
         raise ValueError(f"pseudo-labels for tasks {tasks}: the model has none of them ({model.tasks})")
+    total = model.weighting(losses)
+    logs = {f"pseudo/{task}": float(loss.detach()) for task, loss in losses.items()}
     logs["pseudo/total"] = float(total.detach())
     return total, logs

@@ -6,7 +6,8 @@ covers it. The student sees one view and is trained towards the ensemble warped 
 teacher knows more than the student's own forward pass: that difference is what the student learns.
 
 Soft targets per task: ``normal`` (unit mean direction) with ``weight`` = θC's mean κ over its batch mean,
-``depth`` (mean over views), ``probs`` (mean class probabilities) with ``semseg`` their argmax.
+``depth`` (mean over views), ``probs`` (mean class probabilities) with ``semseg`` their argmax;
+``edge`` and ``saliency`` (mean probability); ``human_parts_probs`` with ``human_parts`` their argmax.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..heads import PerceptionModel
-from ..tasks import DEPTH, NORMAL, SEMSEG
+from ..tasks import BINARY_TASKS, DEPTH, HUMAN_PARTS, NORMAL, SEMSEG
 from ..training.feature_store import DiskStore, RamStore
 from .view_features import ViewFeatures
 from .views import ViewParams, is_unperturbed, unwarp_predictions, warp_targets
@@ -33,7 +34,39 @@ def soft_predictions(model: PerceptionModel, features: list[torch.Tensor], size:
         out["depth"] = preds[DEPTH]["depth"].float()
     if SEMSEG in preds:
         out["probs"] = preds[SEMSEG]["logits"].float().softmax(dim=1)
+    for task in BINARY_TASKS:
+        if task in preds:
+            out[task] = preds[task][task].float()
+    if HUMAN_PARTS in preds:
+        out[PARTS_PROBS] = preds[HUMAN_PARTS]["logits"].float().softmax(dim=1)
     return out
+
+
+PARTS_PROBS = "human_parts_probs"
+
+
+def _more_predictions(mean: dict) -> dict:
+    """The ensemble's mean probabilities of boundaries, saliency and parts as head outputs."""
+    preds = {task: {"logits": torch.logit(mean[task].clamp(1e-6, 1 - 1e-6)), task: mean[task]}
+             for task in BINARY_TASKS if task in mean}
+    if PARTS_PROBS in mean:
+        logits = mean[PARTS_PROBS].clamp_min(1e-8).log()
+        preds[HUMAN_PARTS] = {"logits": logits, HUMAN_PARTS: logits.argmax(dim=1)}
+    return preds
+
+
+def _more_targets(mean: dict, covered: torch.Tensor, targets: dict) -> None:
+    """θC's soft targets of boundaries and saliency (mean probability) and parts (mean probabilities)."""
+    for task in BINARY_TASKS:
+        if task in mean:
+            targets[task] = mean[task]
+            targets["weight"][task] = torch.maximum(mean[task], 1 - mean[task])[:, 0]
+            targets["mask"][task] = covered
+    if PARTS_PROBS in mean:
+        targets[PARTS_PROBS] = mean[PARTS_PROBS]
+        targets[HUMAN_PARTS] = mean[PARTS_PROBS].argmax(dim=1)
+        targets["weight"][HUMAN_PARTS] = mean[PARTS_PROBS].amax(dim=1)
+        targets["mask"][HUMAN_PARTS] = covered
 
 
 class HeadEnsemble(torch.nn.Module):
@@ -59,7 +92,7 @@ class HeadEnsemble(torch.nn.Module):
             preds[DEPTH] = {"depth": mean["depth"]}
         if "probs" in mean:
             preds[SEMSEG] = {"logits": mean["probs"].clamp_min(1e-8).log()}
-        return preds
+        return {**preds, **_more_predictions(mean)}
 
 
 @torch.no_grad()
@@ -103,6 +136,7 @@ def _targets(mean: dict, covered: torch.Tensor) -> dict:
         targets[SEMSEG] = mean["probs"].argmax(dim=1)
         targets["weight"][SEMSEG] = mean["probs"].amax(dim=1)
         targets["mask"][SEMSEG] = covered
+    _more_targets(mean, covered, targets)
     return targets
 
 

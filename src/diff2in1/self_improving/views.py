@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..tasks import DEPTH, NORMAL, SEMSEG
+from ..tasks import BINARY_TASKS, CLASS_TASKS, DEPTH, NORMAL
 from ..training.augment import jitter_colours
 from ..training.augment import resample as _resample
 
@@ -179,9 +179,9 @@ def warp_targets(targets: dict, view: ViewParams) -> dict:
             out[key] = _mirror_normals(_resample(value, theta, "nearest", "border"), view.flip).to(value.dtype)
         elif key == DEPTH:
             out[key] = (_resample(value, theta, "nearest", "border") * _zoom(view, value)).to(value.dtype)
-        elif key == SEMSEG:
+        elif key in CLASS_TASKS:
             out[key] = _resample(value, theta, "nearest", "border").to(value.dtype)
-        elif key == "probs":
+        elif key in BINARY_TASKS or key.endswith("probs"):  # probabilities, soft
             out[key] = _resample(value, theta, "bilinear", "border")
     return out
 

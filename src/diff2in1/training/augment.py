@@ -14,9 +14,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..tasks import DEPTH, NORMAL, SEMSEG
+from ..tasks import NORMAL, TASKS
 
-LABEL_KEYS = (NORMAL, DEPTH, SEMSEG, "kappa")
+LABEL_KEYS = (*TASKS, "kappa")
 
 
 @dataclass

@@ -39,7 +39,8 @@ class PretrainConfig:
 class WarmupConfig:
     data: str = option("data/rooms", "data-set root")
     dataset: str = option("rooms", "data-set reader: rooms, folder, nyuv2_normals, nyuv2, ade20k, nyud_mt, pascal_context")
-    tasks: list[str] = option([], "tasks to train (normal, depth, semseg); empty = all the data set has")
+    tasks: list[str] = option([], "tasks to train (normal, depth, semseg, edge, saliency, human_parts); empty = "
+                              "all the data set has")
     backbone: str = option("embedded", "'embedded' (shipped rooms model), a diffusers folder, a hub id or a .safetensors file")
     backbone_kind: str = option("auto", "stable_diffusion, pixel or auto", choices=["auto", "stable_diffusion", "pixel"])
     timestep: int = option(0, "noise timestep of the perception pass (the release uses 0)")
@@ -58,6 +59,9 @@ class WarmupConfig:
     channels: int = option(64, "width of the aggregator and heads")
     fuse_stride: int = option(4, "3x3 fusion at feature strides >= this; finer maps through 1x1 only (1 = all, slow)")
     max_depth: float = option(10.0, "depth head range in metres")
+    loss_weighting: str = option("fixed", "how task losses add up: fixed (each task's default weight, as the "
+                                 "multi-task works) or uncertainty (Kendall et al.'s learned log-variances); "
+                                 "improve keeps the warm-up's", choices=["fixed", "uncertainty"])
     flip: bool = option(True, "random horizontal flips (normals' x negated)")
     crop_min_scale: float = option(1.0, "random resized crop: smallest side fraction (1 = off)")
     jitter: float = option(0.0, "colour jitter strength (0 = off)")

@@ -75,7 +75,8 @@ class HeadTraining:
         return PerceptionModel(self.backbone.feature_channels, self.backbone.feature_strides, self.tasks,
                                num_classes=self.num_classes if "semseg" in self.tasks else None,
                                channels=self.config.channels, max_depth=self.config.max_depth,
-                               fuse_stride=self.config.fuse_stride)
+                               fuse_stride=self.config.fuse_stride,
+                               loss_weighting=getattr(self.config, "loss_weighting", "fixed"))
 
     def info(self) -> dict[str, Any]:
         return {"tasks": self.tasks, "classes": self.classes, "dataset": self.config.dataset, "data": self.config.data,

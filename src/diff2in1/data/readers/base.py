@@ -5,7 +5,8 @@ Every reader yields the items of :class:`diff2in1.data.dataset.LayoutDataset`:
 - ``id``: str, unique across the splits of a data set;
 - ``image``: float32 3xHxW in [0, 1], at the file's own resolution;
 - per task read, ``depth`` float32 1xHxW metres (0 = invalid), ``normal`` float32 3xHxW unit vectors
-  (all-zero = invalid), ``semseg`` int64 HxW (255 = ignore);
+  (all-zero = invalid), ``semseg`` and ``human_parts`` int64 HxW (255 = ignore), ``edge`` and
+  ``saliency`` float32 1xHxW in [0, 1];
 - ``mask``: {task: bool HxW}, True where the label is valid;
 - ``caption``: str, from ``<caption_dir>/<id>.txt`` when present, else "".
 
@@ -25,7 +26,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from ...tasks import DEPTH, IGNORE_INDEX, NORMAL, SEMSEG, TASKS
+from ...tasks import BINARY_TASKS, CLASS_TASKS, DEPTH, IGNORE_INDEX, NORMAL, TASKS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -127,8 +128,10 @@ def make_item(sample_id: str, image: np.ndarray, labels: dict[str, tuple[np.ndar
             item[DEPTH] = torch.from_numpy(np.where(valid, label, 0).astype(np.float32))[None]
         elif task == NORMAL:
             item[NORMAL] = torch.from_numpy(np.ascontiguousarray(label, dtype=np.float32)).permute(2, 0, 1)
-        elif task == SEMSEG:
-            item[SEMSEG] = torch.from_numpy(np.where(valid, label, IGNORE_INDEX).astype(np.int64))
+        elif task in CLASS_TASKS:
+            item[task] = torch.from_numpy(np.where(valid, label, IGNORE_INDEX).astype(np.int64))
+        elif task in BINARY_TASKS:
+            item[task] = torch.from_numpy(np.ascontiguousarray(label, dtype=np.float32))[None]
         item["mask"][task] = torch.from_numpy(np.ascontiguousarray(valid, dtype=bool))
     item["caption"] = caption
     return item
@@ -186,7 +189,7 @@ class ReaderDataset(Dataset):
         return None
 
     def report_unsupported(self, present: dict[str, Path]) -> None:
-        """Record and warn about label folders of tasks that have no head in diff2in1 (edges, parts...)."""
+        """Record and warn about label folders of tasks that have no head in diff2in1."""
         self.unsupported_tasks = sorted(task for task, path in present.items() if path.exists())
         if self.unsupported_tasks:
             warnings.warn(

@@ -9,10 +9,12 @@ Two releases share one layout and differ in file types; both are read::
     ROOT/depth/<id>.npy                  float HxW, metres, 0 = invalid
     ROOT/normals/<id>.npy | <id>.png     .npy: float HxWx3 in [-1, 1]; .png: n = 2 * rgb / 255 - 1;
                                          zero (or near-zero) vectors = invalid
-    ROOT/edge/<id>.npy | <id>.png        edges: no head in diff2in1, reported in ``unsupported_tasks``
+    ROOT/edge/<id>.npy | <id>.png        boundaries: .npy float HxW, .png 8-bit; boundary where >= half
+                                         the file's range (0.5 of 1, or 128 of 255)
 
 Segmentation values are mapped v -> v - 1 (0..39) and 0 -> 255, as those works do ("we ignore the
-background class"). Splits: ``train`` -> gt_sets/train.txt, ``test`` and ``val`` -> gt_sets/val.txt.
+background class"). Read into the project layout, boundaries are ``DIR/{split}/edge/<id>.png`` (0 / 255;
+see ``data/layout.py``); by default the reader takes them when ``edge/`` exists. Splits: ``train`` -> gt_sets/train.txt, ``test`` and ``val`` -> gt_sets/val.txt.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ...tasks import DEPTH, IGNORE_INDEX, NORMAL, SEMSEG
+from ...tasks import DEPTH, EDGE, IGNORE_INDEX, NORMAL, SEMSEG
 from ..codecs import decode_normal, open_png
 from .base import (
     ReaderDataset,
@@ -44,7 +46,7 @@ FIX = (
     "Pass the NYUD_MT (or InvPT/ATRC NYUDv2) folder that holds gt_sets/, images/, segmentation/, "
     "depth/ and normals/."
 )
-FOLDERS = {SEMSEG: "segmentation", DEPTH: "depth", NORMAL: "normals"}
+FOLDERS = {SEMSEG: "segmentation", DEPTH: "depth", NORMAL: "normals", EDGE: "edge"}
 
 
 def nyu40_labels(raw: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -57,14 +59,25 @@ def nyu40_labels(raw: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return labels, labels != IGNORE_INDEX
 
 
+def read_edge(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A boundary file (.npy float or 8-bit .png) -> (HxW float32 in {0, 1}, all-valid mask)."""
+    raw = np.squeeze(load_npy(path) if path.suffix == ".npy" else open_png(path))
+    raw = raw[..., 0] if raw.ndim == 3 else raw
+    check_size(raw, size, path)
+    top = 255.0 if path.suffix == ".png" or float(np.nanmax(raw, initial=0)) > 1 else 1.0
+    return (np.nan_to_num(raw.astype(np.float32)) >= top / 2).astype(np.float32), np.ones(size, dtype=bool)
+
+
 class NYUDMT(ReaderDataset):
-    """NYUD-MT images with semantic labels (40 classes), depth (metres) and normals."""
+    """NYUD-MT images with semantic labels (40 classes), depth (metres), normals and boundaries."""
 
     name = "nyud_mt"
-    available_tasks = (SEMSEG, DEPTH, NORMAL)
+    available_tasks = (SEMSEG, DEPTH, NORMAL, EDGE)
     caption_template = "an indoor scene"
 
     def __init__(self, root: str | Path, split: str = "train", tasks: list[str] | None = None):
+        if tasks is None:
+            tasks = [t for t in self.available_tasks if t != EDGE or (Path(root) / FOLDERS[EDGE]).is_dir()]
         super().__init__(root, split, tasks)
         split_name = resolve_split(split, SPLITS, where=f"{self.name} at {self.root}")
         require_dir(self.root, "the NYUD-MT folder", FIX)
@@ -73,7 +86,6 @@ class NYUDMT(ReaderDataset):
             require_dir(self.root / FOLDERS[task], f"the {task} labels", FIX)
         self.ids = read_id_list(self.root / "gt_sets" / f"{split_name}.txt", FIX)
         self.classes = list(NYU40_CLASSES)
-        self.report_unsupported({"edge": self.root / "edge"})
 
     def image_path(self, index: int) -> Path:
         return find_file(self.image_dir, self.ids[index], (".jpg", ".png"), "image")
@@ -85,6 +97,8 @@ class NYUDMT(ReaderDataset):
             raw = open_png(path)
             check_size(raw, size, path)
             return nyu40_labels(raw, path)
+        if task == EDGE:
+            return read_edge(find_file(folder, sample_id, (".npy", ".png"), "edge"), size)
         if task == DEPTH:
             path = folder / f"{sample_id}.npy"
             depth = np.squeeze(load_npy(path)).astype(np.float32)

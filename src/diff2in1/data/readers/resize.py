@@ -19,10 +19,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ...tasks import NORMAL, SEMSEG
+from ...tasks import CLASS_TASKS, NORMAL, TASKS
 
 Size = int | tuple[int, int]
-SPATIAL_KEYS = ("image", "depth", "normal", "semseg", "kappa")
+SPATIAL_KEYS = ("image", *TASKS, "kappa")
 
 
 def _pair(size: Size) -> tuple[int, int]:
@@ -87,11 +87,12 @@ def resize_sample(item: dict[str, Any], size: Size, crop: bool = True) -> dict[s
 def resize_prediction(pred: torch.Tensor, size: Size, task: str) -> torch.Tensor:
     """Resample a BxCxhxw prediction to ``size`` (H, W).
 
-    semseg: float scores/logits bilinear, integer class maps (BxHxW or Bx1xHxW) nearest;
-    depth: bilinear (metres); normal: bilinear, then renormalised to unit length (zero stays zero).
+    semseg, human_parts: float scores/logits bilinear, integer class maps (BxHxW or Bx1xHxW) nearest;
+    depth: bilinear (metres); normal: bilinear, then renormalised to unit length (zero stays zero);
+    edge, saliency: probabilities bilinear.
     """
     size = _pair(size)
-    if task == SEMSEG and not pred.is_floating_point():
+    if task in CLASS_TASKS and not pred.is_floating_point():
         squeeze = pred.ndim == 3
         out = F.interpolate((pred[:, None] if squeeze else pred).float(), size=size, mode="nearest-exact")
         out = out.to(pred.dtype)

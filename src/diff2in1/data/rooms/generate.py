@@ -11,9 +11,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ...config import config_to_dict, option
-from ...tasks import TASKS
+from ...tasks import DEPTH, EDGE, NORMAL, SALIENCY, SEMSEG
 from ..layout import list_ids, read_meta, sample_path, write_meta, write_sample
 from .captions import caption_scene
+from .labels import boundaries, saliency
 from .render import intrinsics, render_scene
 from .scene import CLASSES, sample_scene
 
@@ -49,6 +50,8 @@ def render_index(index: int, config: RoomsConfig) -> dict:
     scene = sample_scene(rng)
     out = render_scene(scene, config.size, config.fov)
     out["caption"] = caption_scene(scene, out["visible"], config.size * config.size)
+    out["edge"] = boundaries(out["semseg"], out["owner"], out["depth"], out["normal"])
+    out["saliency"] = saliency(out["owner"])
     return out
 
 
@@ -56,13 +59,18 @@ def _write_one(job: tuple[int, RoomsConfig]) -> None:
     index, config = job
     out = render_index(index, config)
     write_sample(config.out, split_of(index, config), sample_id(index), out["image"], depth=out["depth"],
-                 normal=out["normal"], semseg=out["semseg"], caption=out["caption"])
+                 normal=out["normal"], semseg=out["semseg"], caption=out["caption"], edge=out["edge"],
+                 saliency=out["saliency"])
+
+
+# Rooms have no people, so no human parts.
+ROOMS_TASKS = (NORMAL, DEPTH, SEMSEG, EDGE, SALIENCY)
 
 
 def rooms_meta(config: RoomsConfig) -> dict:
     return {
         "name": "rooms",
-        "tasks": list(TASKS),
+        "tasks": list(ROOMS_TASKS),
         "classes": CLASSES,
         "image_size": [config.size, config.size],
         "depth_range": [0.05, 12.0],
@@ -74,7 +82,7 @@ def rooms_meta(config: RoomsConfig) -> dict:
 
 
 # Every file of a sample; one missing (an interrupted run) means the sample is rendered again.
-SAMPLE_MODALITIES = ("image", "depth", "normal", "semseg", "caption")
+SAMPLE_MODALITIES = ("image", "depth", "normal", "semseg", "edge", "saliency", "caption")
 # Generator options that change the pixels: a folder cannot mix samples rendered with different values.
 RENDER_OPTIONS = ("seed", "size", "fov")
 

@@ -62,7 +62,8 @@ def render_scene(scene: Scene, size: int, fov_deg: float = 60.0) -> dict:
 
     Returns ``image`` uint8 SxSx3; ``depth`` float32 SxS metres along the optical axis; ``normal``
     float32 SxSx3 unit camera-space normals (x right, y down, z forward; facing the camera);
-    ``semseg`` uint8 SxS indices into CLASSES; ``visible`` {object index: pixel count}.
+    ``semseg`` uint8 SxS indices into CLASSES; ``owner`` int64 SxS object index (-1 = a room surface);
+    ``visible`` {object index: pixel count}.
     """
     cam_dirs = camera_rays(size, fov_deg)
     rot = scene.camera_rotation
@@ -91,6 +92,7 @@ def render_scene(scene: Scene, size: int, fov_deg: float = 60.0) -> dict:
         "depth": (t * cam_dirs[:, 2]).reshape(shape).astype(np.float32),
         "normal": cam_normals.reshape(*shape, 3).astype(np.float32),
         "semseg": labels.reshape(shape).astype(np.uint8),
+        "owner": owner.reshape(shape),
         "visible": {i: int(c) for i, c in zip(*np.unique(owner[owner >= 0], return_counts=True))},
     }
 
