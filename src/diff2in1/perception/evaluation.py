@@ -27,8 +27,14 @@ class _Numbered(Dataset):
         return {**self.dataset[index], "number": index}
 
 
-def _ground_truth(batch: dict[str, Any], tasks: set[str]) -> dict[str, Any]:
-    return {**{t: batch[t] for t in tasks if t in batch}, "mask": {t: m for t, m in batch.get("mask", {}).items()}}
+def _ground_truth(batch: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
+    """Labels and masks of ``batch`` in sorted task order.
+
+    A gather sends a dict's tensors in its key order, and every process must send the same sequence:
+    Python seeds string hashing per process, so an order taken from a set differs between processes.
+    """
+    masks = batch.get("mask", {})
+    return {**{t: batch[t] for t in sorted(tasks) if t in batch}, "mask": {t: masks[t] for t in sorted(masks)}}
 
 
 @torch.no_grad()
@@ -43,7 +49,7 @@ def evaluate_model(backbone: DiffusionBackbone, models: dict[str, PerceptionMode
     """
     device = backbone.device
     accumulators = {name: make_accumulators(m.tasks, getattr(dataset, "num_classes", None)) for name, m in models.items()}
-    tasks = {t for m in models.values() for t in m.tasks}
+    tasks = sorted({t for m in models.values() for t in m.tasks})
     for model in models.values():
         model.eval()
     loader = DataLoader(_Numbered(dataset), batch_size=batch_size, shuffle=False, collate_fn=collate)

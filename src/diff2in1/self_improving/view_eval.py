@@ -55,5 +55,8 @@ def evaluate_views(models: dict[str, PerceptionModel], store: ViewFeatures, num_
 
 
 def _ground_truth(batch: dict[str, Any]) -> dict[str, Any]:
-    """What metrics read of a batch: labels and their masks (not the images, ids or captions)."""
-    return {k: v for k, v in batch.items() if k not in ("image", "caption", "id")}
+    """What metrics read of a batch: labels and their masks (not the images, ids or captions), in sorted key
+    order, which a gather needs alike on every process."""
+    masks = batch.get("mask", {})
+    labels = {k: batch[k] for k in sorted(batch) if k not in ("image", "caption", "id", "mask")}
+    return {**labels, **({"mask": {t: masks[t] for t in sorted(masks)}} if "mask" in batch else {})}
