@@ -96,9 +96,11 @@ def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Po
     if not config.pseudo_batch_size:
         return real_pool, None
     full = run.train_set.dataset
-    excluded = set(run.train_set.indices) | set(getattr(run.val_set, "indices", []) or [])
+    excluded = {"labelled (--num-labelled)": set(run.train_set.indices),
+                "for validation (--val-fraction)": set(getattr(run.val_set, "indices", []) or [])}
     if config.num_labelled:
-        excluded |= set(unlabelled_subset(full, config.num_labelled, config.labelled_seed).indices)
+        excluded["as the 'unlabelled' evaluation split"] = set(
+            unlabelled_subset(full, config.num_labelled, config.labelled_seed).indices)
     unlabelled = unlabelled_dataset(config, full, excluded, run.backbone.sample_size)
     labelled_ids = set(dataset_ids(run.train_set))
     pool_ids = set(dataset_ids(unlabelled)) if unlabelled is not None else set()

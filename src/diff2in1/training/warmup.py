@@ -25,6 +25,7 @@ from ..tasks import check_tasks
 from .augment import Augmentation
 from .configs import WarmupConfig
 from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
+from .samples import require_samples
 from .sources import BatchSource
 from .step import TrainStep, make_accelerator, writes
 
@@ -41,17 +42,30 @@ class HeadTraining:
         full = open_split(config.dataset, config.data, "train", config.tasks or None, size)
         self.tasks = check_tasks(config.tasks or full.tasks, where="--tasks")
         self.num_classes, self.classes = full.num_classes, full.classes
+        require_samples(full, f"--data {config.data} (train split)", "the folder holds no training image",
+                        "pass the root of a data set in the project layout or another --dataset reader")
         self.train_set, self.val_set = labelled_subsets(full, config.num_labelled, config.val_fraction, config.labelled_seed)
+        require_samples(self.train_set, "labelled training images", f"{len(full)} training images, --num-labelled "
+                        f"{config.num_labelled}, of which --val-fraction {config.val_fraction} is held for validation",
+                        "pass a smaller --val-fraction")
         self.train_set.num_classes = full.num_classes
+        self.eval_set = self._eval_set(full, size)
+        self.eval_set.num_classes = full.num_classes
+        self.augmentation = Augmentation(getattr(config, "flip", False), config.crop_min_scale, config.jitter)
+
+    def _eval_set(self, full, size: int):
+        """The --eval-split images, refused when there are none."""
+        config = self.config
         if config.eval_split == "val":
-            self.eval_set = self.val_set
-        elif config.eval_split == "unlabelled":
-            self.eval_set = unlabelled_subset(full, config.num_labelled, config.labelled_seed)
-        else:
-            self.eval_set = open_split(config.dataset, config.data, config.eval_split, self.tasks, size)
-        if self.eval_set is not None:
-            self.eval_set.num_classes = full.num_classes
-        self.augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
+            require_samples(self.val_set or [], "--eval-split val", f"--val-fraction {config.val_fraction} holds "
+                            f"none of the {len(self.train_set)} labelled images", "pass --val-fraction above 0")
+            return self.val_set
+        if config.eval_split == "unlabelled":
+            return unlabelled_subset(full, config.num_labelled, config.labelled_seed)
+        found = open_split(config.dataset, config.data, config.eval_split, self.tasks, size)
+        require_samples(found, f"--eval-split {config.eval_split}", f"the split of {config.data} holds none",
+                        "pass another --eval-split (test, val or unlabelled)")
+        return found
 
     @property
     def writes(self) -> bool:
