@@ -50,6 +50,7 @@ from pathlib import Path
 
 from diff2in1.cli.run import demo_config_path
 from diff2in1.fileio import read_json, write_json
+from diff2in1.self_improving.config import ImproveConfig
 from diff2in1.workflow.run import load_run_config, stage_configs
 from self_improve_tables import collect, merge_made_by, merge_stored, write_demo_spread, write_tables
 
@@ -249,8 +250,9 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...]) -> Non
         if count and len(paths.get(heads_key(steps), [])) < count:
             paths[heads_key(steps)] = extra_warmups(work, labelled, seed, count, steps)
         overrides = {k: fill_paths(v, paths) for k, v in ARMS[name].items()}
+        preset = ImproveConfig.presets.get(overrides.get("preset", ""), {})  # under the arm's own settings
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
-                                     "teacher_every": 1 if name == "release" else TEACHER_EVERY, **overrides})
+                                     "teacher_every": 1 if name == "release" else TEACHER_EVERY, **preset, **overrides})
         if not (Path(config.out) / "metrics.json").is_file():
             print(f"L{labelled} s{seed}: {name}", file=sys.stderr, flush=True)
             record_made_by(Path(config.out))

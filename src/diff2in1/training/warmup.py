@@ -23,7 +23,7 @@ from ..perception.splits import (
 )
 from ..tasks import check_tasks
 from .augment import Augmentation
-from .configs import WarmupConfig
+from .configs import HeadTrainingConfig, WarmupConfig
 from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
 from .samples import require_samples
 from .sources import BatchSource
@@ -31,9 +31,9 @@ from .step import TrainStep, make_accelerator, writes
 
 
 class HeadTraining:
-    """The state of a head-training run that warm-up and improve share: backbone, data, model, optimizer."""
+    """The state of a head-training run that warm-up and improve share: backbone, data splits, accelerator."""
 
-    def __init__(self, config: Any, out: Path):
+    def __init__(self, config: HeadTrainingConfig, out: Path):
         self.config, self.out = config, out
         self.accelerator = make_accelerator(config, out)
         self.backbone = open_backbone(config.backbone, config.backbone_kind, self.accelerator.device, config.timestep,
@@ -51,7 +51,6 @@ class HeadTraining:
         self.train_set.num_classes = full.num_classes
         self.eval_set = self._eval_set(full, size)
         self.eval_set.num_classes = full.num_classes
-        self.augmentation = Augmentation(getattr(config, "flip", False), config.crop_min_scale, config.jitter)
 
     def _eval_set(self, full, size: int):
         """The --eval-split images, refused when there are none."""
@@ -75,21 +74,13 @@ class HeadTraining:
         """What fixes the batches of every step (saved in the train state, checked on resume)."""
         return {"seed": self.config.seed, "batch_size": self.config.batch_size}
 
-    def source(self, dataset, start_step: int = 0) -> BatchSource:
+    def source(self, dataset, augmentation: Augmentation, start_step: int = 0) -> BatchSource:
         config, accelerator = self.config, self.accelerator
-        storage = getattr(config, "cache_storage", "ram")
-        folder = config.cache_dir or (str(self.out / "features") if storage == "disk" else None)
-        return BatchSource(self.backbone, dataset, self.augmentation, config.seed, config.cache_features, folder,
-                           config.progress and self.writes, start_step, storage=storage,
-                           num_workers=getattr(config, "num_workers", 0),
+        folder = config.cache_dir or (str(self.out / "features") if config.cache_storage == "disk" else None)
+        return BatchSource(self.backbone, dataset, augmentation, config.seed, config.cache_features, folder,
+                           config.progress and self.writes, start_step, storage=config.cache_storage,
+                           num_workers=config.num_workers,
                            process=(accelerator.process_index, accelerator.num_processes))
-
-    def new_model(self) -> PerceptionModel:
-        torch.manual_seed(self.config.seed)
-        return PerceptionModel(self.backbone.feature_channels, self.backbone.feature_strides, self.tasks,
-                               num_classes=self.num_classes if "semseg" in self.tasks else None,
-                               channels=self.config.channels, max_depth=self.config.max_depth,
-                               fuse_stride=self.config.fuse_stride)
 
     def info(self) -> dict[str, Any]:
         return {"tasks": self.tasks, "classes": self.classes, "dataset": self.config.dataset, "data": self.config.data,
@@ -105,6 +96,14 @@ class HeadTraining:
 
     def progress_bar(self, desc: str, step: int) -> tqdm:
         return tqdm(total=self.config.steps, initial=step, desc=desc, disable=not self.config.progress or not self.writes)
+
+
+def new_model(run: HeadTraining, config: WarmupConfig) -> PerceptionModel:
+    """A fresh aggregator and heads for the run's backbone and tasks (seeded by ``config.seed``)."""
+    torch.manual_seed(config.seed)
+    return PerceptionModel(run.backbone.feature_channels, run.backbone.feature_strides, run.tasks,
+                           num_classes=run.num_classes if "semseg" in run.tasks else None,
+                           channels=config.channels, max_depth=config.max_depth, fuse_stride=config.fuse_stride)
 
 
 def _warmup_step(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> dict[str, float]:
@@ -135,7 +134,7 @@ def _start(config: WarmupConfig) -> tuple[HeadTraining, TrainStep, RunLog]:
         load_perception(out / "checkpoint", tasks=run.tasks)  # a changed --tasks fails naming both task sets
     if run.writes:
         write_yaml(out / "config.yaml", config_to_dict(config))
-    model = run.new_model()
+    model = new_model(run, config)
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup)
     step = resume_train_state(out, {"model": model}, optimizer, schedule, data=run.data_order(),
                               accelerator=run.accelerator) if config.resume else 0
@@ -146,7 +145,8 @@ def _start(config: WarmupConfig) -> tuple[HeadTraining, TrainStep, RunLog]:
 def train_warmup(config: WarmupConfig) -> Path:
     """Run the warm-up; returns the run folder (its checkpoint/ is the warm-up model)."""
     run, trainer, log = _start(config)
-    source = run.source(run.train_set, trainer.steps)
+    augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
+    source = run.source(run.train_set, augmentation, trainer.steps)
     bar, start = run.progress_bar("warmup", trainer.steps), time.time()
     while trainer.steps < config.steps:
         logs = _warmup_step(run, trainer, source)
