@@ -333,10 +333,8 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
     if target.is_file():
         return
     from diff2in1.perception.checkpoint import load_perception
-    from diff2in1.self_improving.improve import make_store
-    from diff2in1.self_improving.view_eval import evaluate_views
+    from diff2in1.self_improving.improve import eval_features
     from diff2in1.self_improving.views import ViewBank
-    from diff2in1.training.samples import open_samples
     from diff2in1.training.warmup import HeadTraining
 
     scores = {}
@@ -345,8 +343,8 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
         models = {"theta_e": load_perception(run / "checkpoint", which="model")[0]}
         if not warmup:
             models["theta_c"] = load_perception(run / "checkpoint", which="creation")[0]
-        store = make_store(trainer.backbone, open_samples(trainer.eval_set, in_memory=True), ViewBank(2), config)
-        scores["val" if split == "unlabelled" else split] = evaluate_views(models, store, trainer.num_classes)
+        cached = eval_features(trainer, replace(config, cache_storage="ram"), ViewBank(2))
+        scores["val" if split == "unlabelled" else split] = trainer.evaluate(models, flip=True, features=cached)
     write_json(target, scores)
 
 

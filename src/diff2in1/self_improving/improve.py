@@ -15,7 +15,6 @@ import dataclasses
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -23,6 +22,7 @@ from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import load_perception, read_perception_info, save_perception
+from ..perception.evaluation import FeatureSource
 from ..perception.splits import unlabelled_subset
 from ..training.ema import EMA
 from ..training.loop import (
@@ -40,7 +40,6 @@ from .config import ImproveConfig
 from .pools import Pool, concat_unlabelled, created_dataset, make_store, student_views, unlabelled_dataset
 from .pseudo_loss import pseudo_loss
 from .teacher import HeadEnsemble, TargetBank, ensemble_targets, targets_in_view
-from .view_eval import evaluate_views
 from .view_features import ViewFeatures
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, shifted_views, warp_targets
 
@@ -163,12 +162,10 @@ def step_loss(trainer: TrainStep, teacher: torch.nn.Module, pools: tuple[Pool, P
     return loss, logs
 
 
-def final_metrics(run: HeadTraining, config: ImproveConfig, bank: ViewBank, models: dict) -> dict[str, Any]:
-    """Every head on the evaluation split, with flip averaging too when ``--eval-flip``."""
-    if run.eval_set is None:
-        return {}
+def eval_features(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> FeatureSource:
+    """The evaluation split's features from its own view cache: periodic evaluations compute them once."""
     store = _store(run, run.eval_set, bank, config)
-    return evaluate_views(models, store, run.num_classes, flip=config.eval_flip, accelerator=run.accelerator)
+    return lambda batch, rows, view: store.get(rows, torch.full_like(rows, view))
 
 
 def _target_bank(run: HeadTraining, config: ImproveConfig, pseudo: Pool | None) -> TargetBank | None:
@@ -228,6 +225,7 @@ def train_improve(config: ImproveConfig) -> Path:
     log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
     bar, start = run.progress_bar("improve", trainer.steps), time.time()
     device = run.accelerator.device
+    evaluation = eval_features(run, config, bank)
     while trainer.steps < config.steps:
         trainer.model.train()
         with trainer.autocast():
@@ -238,14 +236,14 @@ def train_improve(config: ImproveConfig) -> Path:
         bar.set_postfix(loss=f"{logs['total']:.3f}")
         log.train({"step": step, **logs, "seconds": round(time.time() - start, 2)})
         if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c})
+            metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, features=evaluation)
             log.evaluation({"step": step, **flat_metrics(metrics.get("theta_e", {}), "E:"),
                             **flat_metrics(metrics.get("theta_c", {}), "C:")})
         if step % config.checkpoint_every == 0 or step == config.steps:
             _save(run, trainer, ema, config)
     bar.close()
     _remove_bank(run)
-    metrics = final_metrics(run, config, bank, {"theta_e": trainer.plain, "theta_c": theta_c})
+    metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, flip=config.eval_flip, features=evaluation)
     if run.writes:
         write_json(run.out / "metrics.json", {"split": config.eval_split, "step": trainer.steps,
                                               "preset": config.preset or "default", "metrics": metrics})

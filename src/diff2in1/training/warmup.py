@@ -13,7 +13,7 @@ from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import INFO_FILE, load_perception, save_perception
-from ..perception.evaluation import evaluate_model
+from ..perception.evaluation import FeatureSource, evaluate
 from ..perception.splits import (
     backbone_info,
     labelled_subsets,
@@ -87,12 +87,12 @@ class HeadTraining:
                 "backbone": backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone,
                                           self.config.feature_taps)}
 
-    def evaluate(self, models: dict[str, PerceptionModel]) -> dict[str, dict]:
-        """Metrics of ``models`` on the evaluation split; call on every process (they share the work)."""
-        if self.eval_set is None:
-            return {}
-        return evaluate_model(self.backbone, models, self.eval_set, progress=self.config.progress,
-                              accelerator=self.accelerator)
+    def evaluate(self, models: dict[str, PerceptionModel], flip: bool = False,
+                 features: FeatureSource | None = None) -> dict[str, dict]:
+        """Metrics of ``models`` on the evaluation split (``perception.evaluation.evaluate``, which
+        `diff2in1 evaluate` also calls); call on every process (they share the work)."""
+        return evaluate(self.backbone, models, self.eval_set, flip=flip, accelerator=self.accelerator,
+                        features=features, progress=self.config.progress)
 
     def progress_bar(self, desc: str, step: int) -> tqdm:
         return tqdm(total=self.config.steps, initial=step, desc=desc, disable=not self.config.progress or not self.writes)
