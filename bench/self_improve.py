@@ -335,7 +335,7 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.self_improving.improve import eval_features
     from diff2in1.self_improving.views import ViewBank
-    from diff2in1.training.warmup import HeadTraining
+    from diff2in1.training.head_training import HeadTraining
 
     scores = {}
     for split in ("unlabelled", "test"):

@@ -25,6 +25,7 @@ from ..perception.checkpoint import load_perception, read_perception_info, save_
 from ..perception.evaluation import FeatureSource
 from ..perception.splits import unlabelled_subset
 from ..training.ema import EMA
+from ..training.head_training import HeadTraining
 from ..training.loop import (
     RunLog,
     flat_metrics,
@@ -35,7 +36,6 @@ from ..training.loop import (
 )
 from ..training.samples import dataset_ids, open_samples
 from ..training.step import TrainStep, shard
-from ..training.warmup import HeadTraining
 from .config import ImproveConfig
 from .pools import Pool, concat_unlabelled, created_dataset, make_store, student_views, unlabelled_dataset
 from .pseudo_loss import pseudo_loss
