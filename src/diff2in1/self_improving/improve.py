@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-import time
 from pathlib import Path
 
 import torch
@@ -25,6 +24,7 @@ from ..perception.checkpoint import load_perception, read_perception_info, save_
 from ..perception.evaluation import FeatureSource
 from ..perception.splits import unlabelled_subset
 from ..training.ema import EMA
+from ..training.fit import fit
 from ..training.head_training import HeadTraining
 from ..training.loop import (
     RunLog,
@@ -223,25 +223,18 @@ def train_improve(config: ImproveConfig) -> Path:
     teacher = _teacher(run, config, theta_c)
     target_bank = _target_bank(run, config, pools[1])
     log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
-    bar, start = run.progress_bar("improve", trainer.steps), time.time()
     device = run.accelerator.device
     evaluation = eval_features(run, config, bank)
-    while trainer.steps < config.steps:
-        trainer.model.train()
+
+    def loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
         with trainer.autocast():
-            loss, logs = step_loss(trainer, teacher, pools, trainer.steps, config, device, target_bank)
-        logs = {**trainer.mean(logs), **trainer.step(loss)}
-        step = trainer.steps
-        bar.update()
-        bar.set_postfix(loss=f"{logs['total']:.3f}")
-        log.train({"step": step, **logs, "seconds": round(time.time() - start, 2)})
-        if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, features=evaluation)
-            log.evaluation({"step": step, **flat_metrics(metrics.get("theta_e", {}), "E:"),
-                            **flat_metrics(metrics.get("theta_c", {}), "C:")})
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(run, trainer, ema, config)
-    bar.close()
+            return step_loss(trainer, teacher, pools, step, config, device, target_bank)
+
+    def evaluate() -> dict[str, float]:
+        metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, features=evaluation)
+        return {**flat_metrics(metrics.get("theta_e", {}), "E:"), **flat_metrics(metrics.get("theta_c", {}), "C:")}
+
+    fit(run, trainer, log, "improve", loss, evaluate, save=lambda: _save(run, trainer, ema, config))
     _remove_bank(run)
     metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, flip=config.eval_flip, features=evaluation)
     if run.writes:

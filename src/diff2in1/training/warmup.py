@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -13,6 +12,7 @@ from ..heads import PerceptionModel
 from ..perception.checkpoint import INFO_FILE, load_perception, save_perception
 from .augment import Augmentation
 from .configs import WarmupConfig
+from .fit import fit
 from .head_training import HeadTraining
 from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
 from .sources import BatchSource
@@ -27,15 +27,13 @@ def new_model(run: HeadTraining, config: WarmupConfig) -> PerceptionModel:
                            channels=config.channels, max_depth=config.max_depth, fuse_stride=config.fuse_stride)
 
 
-def _warmup_step(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> dict[str, float]:
-    """One optimizer step on this process's shard of the next global batch; logs averaged over processes."""
-    trainer.model.train()
+def _warmup_loss(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> tuple[torch.Tensor, dict[str, float]]:
+    """This process's loss on its shard of the next global batch (features outside the autocast)."""
     batch = source.next(run.config.batch_size)
     features = source.features(batch)
     with trainer.autocast():
         preds = trainer.model(features, tuple(batch["image"].shape[-2:]))
-        loss, logs = trainer.plain.loss(preds, batch)
-    return {**trainer.mean(logs), **trainer.step(loss)}
+        return trainer.plain.loss(preds, batch)
 
 
 def _save(run: HeadTraining, trainer: TrainStep, step: int) -> None:
@@ -68,18 +66,9 @@ def train_warmup(config: WarmupConfig) -> Path:
     run, trainer, log = _start(config)
     augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
     source = run.source(run.train_set, augmentation, trainer.steps)
-    bar, start = run.progress_bar("warmup", trainer.steps), time.time()
-    while trainer.steps < config.steps:
-        logs = _warmup_step(run, trainer, source)
-        step = trainer.steps
-        bar.update()
-        bar.set_postfix(loss=f"{logs['total']:.3f}")
-        log.train({"step": step, **logs, "seconds": round(time.time() - start, 2)})
-        if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            log.evaluation({"step": step, **flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {}))})
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(run, trainer, step)
-    bar.close()
+    fit(run, trainer, log, "warmup", loss=lambda step: _warmup_loss(run, trainer, source),
+        evaluate=lambda: flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {})),
+        save=lambda: _save(run, trainer, trainer.steps))
     if trainer.steps == 0 and run.writes:  # --steps 0: the freshly initialised head is the checkpoint (a baseline)
         save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "warmup", "step": 0})
     metrics = run.evaluate({"model": trainer.plain}).get("model", {})
