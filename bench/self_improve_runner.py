@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diff2in1.fileio import write_json
+from diff2in1.self_improving.config import ImproveConfig
 from diff2in1.workflow.run import load_run_config, stage_configs
 from self_improve_arms import (
     ARMS,
@@ -201,9 +202,11 @@ def one_seed(work: Path, labelled: int, seed: int, arms: tuple[str, ...], source
     paths = base_paths(work, base, source)
     for name in with_prerequisites(arms, registry):
         prepare_inputs(registry[name], paths, work, base, source)
+        overrides = arm_overrides(registry[name], paths)
+        preset = ImproveConfig.presets.get(overrides.get("preset", ""), {})  # under the arm's own settings
         config = replace(improve, **{**BENCH_IMPROVE, "cache_dir": features, "out": str(Path(base.out) / name),
                                      "teacher_every": 1 if name == "release" else TEACHER_EVERY,
-                                     **arm_overrides(registry[name], paths)})
+                                     **preset, **overrides})
         if not (Path(config.out) / "metrics.json").is_file():
             print(f"L{labelled} s{seed}: {name}", file=sys.stderr, flush=True)
             record_made_by(Path(config.out))
@@ -241,11 +244,9 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
     if target.is_file():
         return
     from diff2in1.perception.checkpoint import load_perception
-    from diff2in1.self_improving.improve import make_store
-    from diff2in1.self_improving.view_eval import evaluate_views
+    from diff2in1.self_improving.improve import eval_features
     from diff2in1.self_improving.views import ViewBank
-    from diff2in1.training.samples import open_samples
-    from diff2in1.training.warmup import HeadTraining
+    from diff2in1.training.head_training import HeadTraining
 
     scores = {}
     for split in ("unlabelled", "test"):
@@ -253,6 +254,6 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
         models = {"theta_e": load_perception(run / "checkpoint", which="model")[0]}
         if not warmup:
             models["theta_c"] = load_perception(run / "checkpoint", which="creation")[0]
-        store = make_store(trainer.backbone, open_samples(trainer.eval_set, in_memory=True), ViewBank(2), config)
-        scores["val" if split == "unlabelled" else split] = evaluate_views(models, store, trainer.num_classes)
+        cached = eval_features(trainer, replace(config, cache_storage="ram"), ViewBank(2))
+        scores["val" if split == "unlabelled" else split] = trainer.evaluate(models, flip=True, features=cached)
     write_json(target, scores)

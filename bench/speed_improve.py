@@ -1,6 +1,6 @@
 """The improve section of bench/speed.py: what the student's perturbed view and the teacher's ensemble cost.
 
-One training step of the improve stage (``self_improving.improve._step_loss`` + backward + AdamW), for:
+One training step of the improve stage (``self_improving.improve.step_loss`` + backward + AdamW), for:
 - ``control``: real samples only, one view each;
 - ``views``: real + samples without labels, θC averaging ``--views`` views of each (every step);
 - ``release``: the release's recipe (``--preset release``): one view, θC on a second noise draw;
@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from diff2in1.backbones import DiffusionBackbone
-from diff2in1.self_improving.improve import ImproveConfig, _step_loss, apply_preset, teacher_view_list
+from diff2in1.config import config_from_dict
+from diff2in1.self_improving.improve import ImproveConfig, step_loss, teacher_view_list
 from diff2in1.self_improving.pools import Pool, student_views
 from diff2in1.self_improving.view_features import ViewFeatures
 from diff2in1.self_improving.views import ViewBank
@@ -55,8 +56,8 @@ def bench_improve(bench: Any, backbone: DiffusionBackbone, items: list[dict[str,
     half = config.batch_size // 2
     runs, counts = {}, {}
     for name, overrides in VARIANTS.items():
-        improve = apply_preset(ImproveConfig(**{"batch_size": half, "pseudo_batch_size": half, "seed": config.seed,
-                                                "unet_batch_size": config.batch_size, **overrides}))
+        improve = config_from_dict(ImproveConfig, {"batch_size": half, "pseudo_batch_size": half, "seed": config.seed,
+                                                    "unet_batch_size": config.batch_size, **overrides}, name)
         if name == "control":
             improve = replace(improve, batch_size=config.batch_size)
         for cached in (False, True):
@@ -65,7 +66,7 @@ def bench_improve(bench: Any, backbone: DiffusionBackbone, items: list[dict[str,
 
             def step(improve=improve, pools=pools, calls=calls) -> None:
                 with bench.autocast():
-                    loss, _ = _step_loss(trainer, creation, pools, calls[0], improve, backbone.device)
+                    loss, _ = step_loss(trainer, creation, pools, calls[0], improve, backbone.device)
                 trainer.step(loss)
                 calls[0] += 1
 

@@ -72,8 +72,8 @@ def score(views: list[int], scale: float, jitter: float, shift: float, model, ba
 
 def one_seed(work: Path, seed: int, teacher: str, names: list[str], labelled: int = 100) -> dict:
     from diff2in1.perception.checkpoint import load_perception
+    from diff2in1.training.head_training import HeadTraining
     from diff2in1.training.samples import open_samples
-    from diff2in1.training.warmup import HeadTraining
     from diff2in1.workflow.run import stage_configs
 
     warmup, _, improve = stage_configs(seed_config(work, labelled, seed))

@@ -28,8 +28,8 @@ KEYS = {"normal.mean": ("normal", "mean"), "depth.abs_rel": ("depth", "abs_rel")
 def one_seed(work: Path, seed: int, arms: list[str], shift: float) -> dict:
     """{split: {arm: {mode: {metric: value}}}} of θE of each finished arm (and the warm-up)."""
     from diff2in1.perception.checkpoint import load_perception
+    from diff2in1.training.head_training import HeadTraining
     from diff2in1.training.samples import open_samples
-    from diff2in1.training.warmup import HeadTraining
     from diff2in1.workflow.run import stage_configs
 
     warmup, _, improve = stage_configs(seed_config(work, 100, seed))

@@ -24,7 +24,7 @@ from pathlib import Path
 from diff2in1.data.rooms import RoomsConfig, generate_rooms
 from diff2in1.fileio import read_json, write_json
 from diff2in1.perception.checkpoint import load_perception
-from diff2in1.perception.evaluation import evaluate_model
+from diff2in1.perception.evaluation import evaluate
 from diff2in1.perception.splits import open_backbone, open_split
 from diff2in1.tasks import TASK_SPECS
 from diff2in1.training.warmup import WarmupConfig, train_warmup
@@ -58,7 +58,7 @@ def run_arm(work: Path, rooms: Path, name: str, seed: int, args: argparse.Namesp
     backbone = open_backbone("embedded")
     model, _ = load_perception(out / "checkpoint")
     test_set = open_split("rooms", str(rooms), "test", tasks, backbone.sample_size)
-    test = evaluate_model(backbone, {"model": model.eval()}, test_set, progress=False)["model"]
+    test = evaluate(backbone, {"model": model.eval()}, test_set, progress=False)["model"]
     return {"val": val, "test": test, "weights": model.weighting.current(), "seconds": round(time.time() - start)}
 
 

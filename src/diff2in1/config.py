@@ -71,16 +71,31 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, position
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any], where: str) -> C:
-    """Build ``cls`` from a dict, rejecting unknown keys with a message naming their source."""
+    """Build ``cls`` from the options given (a dict), rejecting unknown keys with a message naming their source.
+
+    Layers, each overriding the one before: the field defaults, the named ``preset`` (a class with a
+    ``presets`` {name: {option: value}} table), then ``values``. An option given explicitly always wins,
+    whatever its value: equal to the default or not.
+    """
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"{where}: unknown option(s) {unknown}; valid options: {sorted(names)}")
-    return cls(**values)
+    return cls(**{**_preset(cls, values.get("preset"), where), **values})
+
+
+def _preset(cls: type, name: str | None, where: str) -> dict[str, Any]:
+    """The options of preset ``name`` of ``cls`` (empty for none)."""
+    if not name:
+        return {}
+    presets = getattr(cls, "presets", {})
+    if name not in presets:
+        raise ValueError(f"{where}: unknown preset {name!r}; known presets: {sorted(presets)}")
+    return dict(presets[name])
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
-    """Defaults < ``--config`` YAML < explicit command-line options."""
+    """Defaults < the ``preset`` named < ``--config`` YAML < explicit command-line options."""
     values: dict[str, Any] = {}
     if getattr(args, "_config", None):
         values.update(read_yaml(args._config))

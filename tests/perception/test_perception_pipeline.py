@@ -70,7 +70,7 @@ def test_evaluate_writes_every_metric_of_every_task(sd_run: SimpleNamespace, roo
                  "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["split"] == "test"
-    metrics = result["metrics"]["model"]
+    metrics = result["metrics"]["theta_e"]
     assert {task: set(values) for task, values in metrics.items()} == METRIC_KEYS
     assert all(np.isfinite(v) for values in metrics.values() for v in values.values())
     assert 0 <= metrics["semseg"]["pixel_acc"] <= 1 and 0 <= metrics["normal"]["mean"] <= 180

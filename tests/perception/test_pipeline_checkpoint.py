@@ -125,9 +125,9 @@ def test_predict_and_evaluate_commands_go_through_the_pipeline(pixel_checkpoint:
     assert np.array_equal(written, Diff2in1Pipeline.from_pretrained(pixel_checkpoint)(image, ensemble=2).semseg)
     out = tmp_path / "metrics.json"
     assert main(["evaluate", "--checkpoint", str(pixel_checkpoint), "--data", str(rooms32), "--out", str(out),
-                 "--which", "model", "creation"]) == 0
+                 "--which", "theta_e", "theta_c"]) == 0
     metrics = json.loads(out.read_text())["metrics"]
-    assert metrics["model"] == metrics["creation"]  # a warm-up checkpoint: θC starts as θE
+    assert metrics["theta_e"] == metrics["theta_c"]  # a warm-up checkpoint: θC starts as θE
 
 
 def test_export_writes_a_folder_that_loads_without_the_original_backbone(pixel_checkpoint: Path, tmp_path: Path):

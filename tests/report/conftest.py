@@ -19,10 +19,9 @@ def build_run(root: Path, backbone: Path, with_improve: bool = True, with_synthe
 
     rooms = generate_rooms(RoomsConfig(out=str(root / "rooms"), num=8, size=16), progress=False)
     run = root / "run"
-    shared = {"data": str(rooms), "dataset": "rooms", "backbone": str(backbone), "batch_size": 2, "channels": 8,
-              "progress": False}
+    shared = {"data": str(rooms), "dataset": "rooms", "backbone": str(backbone), "batch_size": 2, "progress": False}
     write_yaml(run / "config.yaml", {"out": str(run), **shared, "warmup": {"steps": 2}, "improve": {"steps": 2}})
-    train_warmup(WarmupConfig(**shared, out=str(run / "warmup"), steps=2))
+    train_warmup(WarmupConfig(**shared, channels=8, out=str(run / "warmup"), steps=2))
     if with_synthetic:
         from diff2in1.creation import CreateConfig, create_dataset
 

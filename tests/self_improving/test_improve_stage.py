@@ -3,7 +3,9 @@ views, the student trains on one view; the control shares everything but those s
 
 from __future__ import annotations
 
+import argparse
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from diff2in1.fileio import load_tensors, read_json
-from diff2in1.self_improving.improve import ImproveConfig, apply_preset, train_improve
+from diff2in1.cli.main import main
+from diff2in1.config import add_dataclass_arguments, config_from_args, config_from_dict
+from diff2in1.fileio import load_tensors, read_json, read_yaml
+from diff2in1.self_improving.config import RELEASE_PRESET
+from diff2in1.self_improving.improve import ImproveConfig, train_improve
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +41,7 @@ def warm(tiny_pixel_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 def _config(warm: dict[str, Path], name: str, **kw) -> ImproveConfig:
     return ImproveConfig(**{"backbone": str(warm["backbone"]), "data": str(warm["rooms"]), "warmup": str(warm["checkpoint"]),
                             "synthetic": str(warm["rooms"]), "out": str(warm["root"] / name), "steps": 3,
-                            "batch_size": 2, "pseudo_batch_size": 2, "views": 3, "channels": 8, "progress": False,
+                            "batch_size": 2, "pseudo_batch_size": 2, "views": 3, "progress": False,
                             "lr_warmup": 0, **kw})
 
 
@@ -71,7 +76,7 @@ def test_a_second_round_starts_theta_e_and_theta_c_where_the_first_ended(warm):
 
 
 def _record_labelling(monkeypatch) -> list[tuple]:
-    """(labeller, view store, views) of every call of θC's ensemble during a run."""
+    """(teacher, view store, views) of every call of θC's ensemble during a run."""
     import diff2in1.self_improving.improve as improve_module
 
     calls = []
@@ -104,10 +109,10 @@ def test_teacher_heads_are_averaged_with_theta_c_which_keeps_following_theta_e(w
 
     calls = _record_labelling(monkeypatch)
     out = train_improve(_config(warm, "heads", teacher_heads=[str(warm["checkpoint"])], steps=2))
-    labellers = [model for model, _, _ in calls]
-    assert all(isinstance(m, HeadEnsemble) and len(m.members) == 2 for m in labellers) and len(labellers) == 2
+    teachers = [model for model, _, _ in calls]
+    assert all(isinstance(m, HeadEnsemble) and len(m.members) == 2 for m in teachers) and len(teachers) == 2
     theta_c = load_tensors(out / "checkpoint" / "creation.safetensors")
-    assert any(not torch.equal(theta_c[k], v) for k, v in labellers[0].members[1].state_dict().items())
+    assert any(not torch.equal(theta_c[k], v) for k, v in teachers[0].members[1].state_dict().items())
 
 
 def test_the_control_trains_on_real_samples_only(warm, monkeypatch):
@@ -183,18 +188,62 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(warm, monkeypatch):
 def test_a_teacher_checkpoint_labels_instead_of_theta_c(warm, monkeypatch):
     calls = _record_labelling(monkeypatch)
     train_improve(_config(warm, "teacher", teacher=str(warm["checkpoint"]), ema_decay=0.5, lr=1e-2))
-    labellers = [model for model, _, _ in calls]
-    assert len(labellers) == 3 and len({id(m) for m in labellers}) == 1
+    teachers = [model for model, _, _ in calls]
+    assert len(teachers) == 3 and len({id(m) for m in teachers}) == 1
     start = load_tensors(warm["checkpoint"] / "model.safetensors")
-    assert all(torch.equal(p.cpu(), start[k]) for k, p in labellers[0].state_dict().items())  # fixed, not the EMA
+    assert all(torch.equal(p.cpu(), start[k]) for k, p in teachers[0].state_dict().items())  # fixed, not the EMA
 
 
-def test_the_release_preset_fills_only_options_left_at_their_default():
-    release = apply_preset(ImproveConfig(preset="release"))
+def _release(*argv: str, yaml: Path | None = None) -> ImproveConfig:
+    """`diff2in1 improve --preset release ARGV` as the command line resolves it."""
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, ImproveConfig)
+    return config_from_args(ImproveConfig, parser.parse_args(["--preset", "release", *argv]
+                                                             + (["--config", str(yaml)] if yaml else [])))
+
+
+# A value other than the preset's for each of its options: the default where it differs (the value the
+# old rule mistook for 'not given'), another where the default is the preset's own.
+NOT_THE_PRESETS = {"ema_decay": 0.99, "labels": "stored"}
+
+
+def _other_value(name: str):
+    default = getattr(ImproveConfig(), name)
+    return default if default != RELEASE_PRESET[name] else NOT_THE_PRESETS[name]
+
+
+def test_the_release_preset_sets_what_the_command_line_leaves_out():
+    release = _release()
     assert (release.batch_size, release.pseudo_batch_size, release.soft_labels, release.cos_mask) == (4, 4, False, 0.999)
     assert (release.teacher_views, release.ema_every, release.lr_schedule, release.views) == ("noise", 10, "constant", 1)
-    assert apply_preset(ImproveConfig(preset="release", ema_every=3)).ema_every == 3
-    assert apply_preset(ImproveConfig()) == ImproveConfig()
+    assert config_from_dict(ImproveConfig, {}, "test") == ImproveConfig()
+
+
+@pytest.mark.parametrize("name", sorted(RELEASE_PRESET))
+def test_every_explicit_option_beats_the_preset(name, tmp_path):
+    value = _other_value(name)
+    assert value != RELEASE_PRESET[name]
+    flag = "--" + name.replace("_", "-")
+    assert getattr(_release(flag, str(value).lower() if isinstance(value, bool) else str(value)), name) == value
+    yaml = tmp_path / "options.yaml"
+    yaml.write_text(f"{name}: {str(value).lower() if isinstance(value, bool) else value}\n")
+    assert getattr(_release(yaml=yaml), name) == value  # a YAML option beats it too
+
+
+def test_improve_records_the_options_given_over_the_preset(warm):
+    out = warm["root"] / "preset_cli"
+    argv = ["improve", "--backbone", str(warm["backbone"]), "--data", str(warm["rooms"]), "--warmup",
+            str(warm["checkpoint"]), "--synthetic", str(warm["rooms"]), "--out", str(out), "--steps", "1",
+            "--progress", "false", "--preset", "release", "--ema-every", "1", "--views", "6", "--lr", "1e-4"]
+    assert main(argv) == 0
+    recorded = read_yaml(out / "config.yaml")
+    assert (recorded["ema_every"], recorded["views"], recorded["lr"]) == (1, 6, 1e-4)
+    assert (recorded["teacher_views"], recorded["lr_schedule"]) == ("noise", "constant")  # the preset's
+
+
+def test_improve_help_lists_no_warmup_only_option():
+    assert not {"channels", "fuse_stride", "max_depth", "flip"} & {f.name for f in dataclasses.fields(ImproveConfig)}
+    assert not set(RELEASE_PRESET) - {f.name for f in dataclasses.fields(ImproveConfig)}
 
 
 def test_a_target_bank_labels_the_whole_pool_every_few_steps(warm, monkeypatch):

@@ -70,8 +70,9 @@ def test_pseudo_tasks_take_the_new_tasks(tiny_pixel_path, tmp_path):
 
     root = make_pascal_mt(tmp_path / "pascal")
     shared = {"data": str(root), "dataset": "pascal_context", "backbone": str(tiny_pixel_path), "batch_size": 2,
-              "channels": 8, "progress": False}
-    warm = train_warmup(WarmupConfig(**shared, out=str(tmp_path / "warmup"), steps=1, loss_weighting="uncertainty"))
+              "progress": False}
+    warm = train_warmup(WarmupConfig(**shared, out=str(tmp_path / "warmup"), steps=1, channels=8,
+                                     loss_weighting="uncertainty"))
     info = read_json(warm / "checkpoint" / "perception.json")
     assert info["model"]["loss_weighting"] == "uncertainty"
     photos = tmp_path / "photos"

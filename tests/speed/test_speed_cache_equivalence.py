@@ -9,7 +9,8 @@ import torch
 
 from diff2in1.backbones import DiffusionBackbone, load_backbone
 from diff2in1.heads import PerceptionModel
-from diff2in1.training.feature_cache import FeatureCache, entry_key
+from diff2in1.perception.identity import image_key
+from diff2in1.training.feature_cache import FeatureCache
 
 NUM_IMAGES, SIZE = 6, 16
 
@@ -81,19 +82,19 @@ def test_speed_cached_features_match_within_fp16_rounding(backbone, images, monk
 
 def test_speed_cache_key_changes_with_image_weights_and_timestep(tiny_pixel_path, backbone, images):
     fingerprint, image = backbone.fingerprint(), images[0]
-    key = entry_key(image, fingerprint, 0)
-    assert entry_key(image + 1e-5, fingerprint, 0) == key  # float noise below 8-bit precision: still a hit
+    key = image_key(image, fingerprint, 0)
+    assert image_key(image + 1e-5, fingerprint, 0) == key  # float noise below 8-bit precision: still a hit
 
     edited = image.clone()
     edited[:, 0, 0] = 1 - edited[:, 0, 0]
-    assert entry_key(edited, fingerprint, 0) != key
-    assert entry_key(image, fingerprint, 10) != key
+    assert image_key(edited, fingerprint, 0) != key
+    assert image_key(image, fingerprint, 10) != key
 
     retrained = load_backbone("pixel", tiny_pixel_path)
     with torch.no_grad():
         next(retrained.unet.parameters()).add_(1e-3)
     assert retrained.fingerprint() != fingerprint
-    assert entry_key(image, retrained.fingerprint(), 0) != key
+    assert image_key(image, retrained.fingerprint(), 0) != key
     assert load_backbone("pixel", tiny_pixel_path, perception_timestep=10).fingerprint() != fingerprint
 
 
@@ -118,11 +119,11 @@ def test_speed_folder_cache_is_reused_and_misses_on_a_changed_backbone(tiny_pixe
 
 
 def test_cache_key_follows_the_caption():
-    from diff2in1.training.feature_cache import entry_key
+    from diff2in1.perception.identity import image_key
 
     image = torch.rand(3, 8, 8)
-    assert entry_key(image, "fp", 0, "a room") != entry_key(image, "fp", 0, "a red room")
-    assert entry_key(image, "fp", 0, "a room") == entry_key(image, "fp", 0, "a room")
+    assert image_key(image, "fp", 0, "a room") != image_key(image, "fp", 0, "a red room")
+    assert image_key(image, "fp", 0, "a room") == image_key(image, "fp", 0, "a room")
 
 
 def test_lazy_cache_runs_the_unet_only_for_what_is_asked_and_matches_the_eager_one(backbone, images, monkeypatch):

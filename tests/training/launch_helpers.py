@@ -26,12 +26,35 @@ def launch_env() -> dict[str, str]:
     return env
 
 
-def accelerate_launch(args: list[str], processes: int = 2, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`accelerate launch --multi_gpu --num_processes N -m diff2in1.cli.main ARGS` on CPU (gloo)."""
+# Seeds under which Python iterates {"normal", "depth", "semseg"} in different orders (checked by the tests).
+HASH_SEEDS = (1, 2)
+
+
+def accelerate_launch(args: list[str], processes: int = 2, timeout: float = 300,
+                      hash_seeds: tuple[int, ...] | None = None) -> subprocess.CompletedProcess:
+    """`accelerate launch --multi_gpu --num_processes N -m diff2in1.cli.main ARGS` on CPU (gloo).
+
+    ``hash_seeds``: process r runs with ``PYTHONHASHSEED=hash_seeds[r]``, as processes do by chance when
+    Python draws their seeds, so set iteration differs between them.
+    """
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), "-m", "diff2in1.cli.main", *args]
-    return subprocess.run(command, env=launch_env(), capture_output=True, text=True, timeout=timeout)
+               "--main_process_port", str(_free_port())]
+    env = launch_env()
+    if hash_seeds is None:
+        command += ["-m", "diff2in1.cli.main", *args]
+    else:
+        env["DIFF2IN1_TEST_HASH_SEEDS"] = ",".join(str(seed) for seed in hash_seeds)
+        command += [str(Path(__file__).with_name("hash_seeded_main.py")), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def set_order(seed: int, names: tuple[str, ...] = ("normal", "depth", "semseg")) -> list[str]:
+    """The order in which a Python started with ``PYTHONHASHSEED=seed`` iterates a set of ``names``."""
+    code = f"print(','.join({set(names)!r}))"
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                            capture_output=True, text=True, check=True)
+    return result.stdout.strip().split(",")
 
 
 def saved_processes(state: Path) -> int:

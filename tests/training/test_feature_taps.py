@@ -44,7 +44,7 @@ def test_the_warmup_records_its_taps_and_improve_takes_them(runs):
     assert read_json(runs["release"] / "perception.json")["backbone"]["feature_taps"] == "release"
     config = ImproveConfig(backbone=str(runs["backbone"]), data=str(runs["rooms"]), warmup=str(runs["release"]),
                            synthetic=str(runs["rooms"]), out=str(runs["root"] / "improve"), steps=2, batch_size=2,
-                           pseudo_batch_size=2, views=2, channels=8, progress=False, lr_warmup=0)
+                           pseudo_batch_size=2, views=2, progress=False, lr_warmup=0)
     out = train_improve(config)  # --feature-taps left at its default: the warm-up's are used
     assert read_json(out / "checkpoint" / "perception.json")["backbone"]["feature_taps"] == "release"
     with pytest.raises(ValueError, match="'decoder' feature taps"):

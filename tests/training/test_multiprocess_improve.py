@@ -29,7 +29,7 @@ def improve_argv(warm: dict[str, Path], out: Path, *extra: str) -> list[str]:
     # θC's confidence, normalised over the batch: close on N processes, not equal).
     return ["improve", "--data", str(warm["rooms"]), "--backbone", str(warm["backbone"]), "--warmup",
             str(warm["checkpoint"]), "--synthetic", str(warm["rooms"]), "--out", str(out), "--tasks", "normal",
-            "--batch-size", "4", "--pseudo-batch-size", "4", "--views", "3", "--soft-labels", "false", "--channels", "8", "--lr", "1e-2",
+            "--batch-size", "4", "--pseudo-batch-size", "4", "--views", "3", "--soft-labels", "false", "--lr", "1e-2",
             "--lr-warmup", "0", "--eval-flip", "false", "--progress", "false", *extra]
 
 

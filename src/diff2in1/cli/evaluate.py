@@ -15,31 +15,31 @@ class EvaluateConfig:
     data: str = option("data/rooms", "data-set root")
     dataset: str = option("rooms", "data-set reader name")
     split: str = option("test", "split to evaluate")
-    which: list[str] = option(["model"], "heads to evaluate: model (θE) and/or creation (θC)")
+    which: list[str] = option(["theta_e"], "heads to evaluate: theta_e (θE, the checkpoint's model) and/or "
+                              "theta_c (θC; a warm-up checkpoint's θC is its θE)")
+    flip: bool = option(False, "also score every head with flip test-time averaging (theta_e_tta, ...), as "
+                        "improve's metrics.json")
     out: str = option("", "metrics JSON to write (default: <checkpoint>/metrics-<split>.json)")
     batch_size: int = option(16, "images per batch")
 
 
 def evaluate_checkpoint(config: EvaluateConfig) -> dict:
-    """Metrics of θE ('model') and / or θC ('creation') on a split; one UNet pass per batch serves both."""
+    """Metrics of θE and / or θC on a split, as training scores them; one UNet pass per batch serves both."""
     from pathlib import Path
 
     from ..fileio import write_json
-    from ..perception.evaluation import evaluate_model
+    from ..perception.evaluation import evaluate
     from ..perception.inference import available_device
-    from ..perception.pipeline import THETA_C, THETA_E, Diff2in1Pipeline
+    from ..perception.pipeline import THETA_E, Diff2in1Pipeline, head_name
     from ..perception.splits import open_split
 
-    unknown = sorted(set(config.which) - {"model", "creation"})
-    if unknown:
-        raise ValueError(f"--which {unknown}: expected model (θE) and / or creation (θC)")
+    names = [head_name(which) for which in config.which]  # model / creation: the heads' older names
     pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint, device=available_device())
-    heads = {"model": pipe.heads[THETA_E], "creation": pipe.heads.get(THETA_C, pipe.heads[THETA_E])}
-    models = {name: head for name, head in heads.items() if name in config.which}
+    models = {name: pipe.heads.get(name, pipe.heads[THETA_E]) for name in names}
     dataset = open_split(config.dataset, config.data, config.split, pipe.tasks, pipe.backbone.sample_size)
-    metrics = evaluate_model(pipe.backbone, models, dataset, config.batch_size)
+    metrics = evaluate(pipe.backbone, models, dataset, flip=config.flip, batch_size=config.batch_size)
     out = Path(config.out or Path(config.checkpoint) / f"metrics-{config.split}.json")
-    write_json(out, {"checkpoint": config.checkpoint, "split": config.split, "metrics": metrics})
+    write_json(out, {"checkpoint": config.checkpoint, "split": config.split, "flip": config.flip, "metrics": metrics})
     return {"path": str(out), "metrics": metrics}
 
 

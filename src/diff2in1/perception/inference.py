@@ -9,7 +9,7 @@ import torch
 
 from ..backbones import DiffusionBackbone
 from ..heads import PerceptionModel
-from .checkpoint import INFO_FILE, load_perception
+from .checkpoint import INFO_FILE
 from .processing import Preds, preds_to_image, to_canvas
 from .splits import EMBEDDED, open_backbone
 
@@ -73,15 +73,6 @@ def open_trained_backbone(folder: str | Path, info: dict[str, Any], backbone: Di
     return opened
 
 
-def open_checkpoint(folder: str | Path, which: str = "model", device: torch.device | str | None = None,
-                    tasks: list[str] | None = None, backbone: DiffusionBackbone | str | None = None,
-                    ) -> tuple[DiffusionBackbone, PerceptionModel, dict[str, Any]]:
-    """The checkpoint's head (θE: 'model', θC: 'creation') and the backbone it was trained on (checked)."""
-    model, info = load_perception(folder, tasks=tasks, which=which)
-    opened = open_trained_backbone(folder, info, backbone, device)
-    return opened, model.to(opened.device).eval(), info
-
-
 def _mirror_average(model: PerceptionModel, preds: Preds, batch: int) -> Preds:
     """Split a pass over [canvases, mirrored canvases] into its halves and merge them (flip ensemble)."""
     first = {t: {k: v[:batch] for k, v in p.items()} for t, p in preds.items()}
@@ -133,12 +124,3 @@ def predict_image_list(backbone: DiffusionBackbone, model: PerceptionModel, imag
             one = {t: {k: v[row:row + 1] for k, v in p.items()} for t, p in preds.items()}
             out.append(preds_to_image(one, placement))
     return out
-
-
-@torch.no_grad()
-def predict_images(backbone: DiffusionBackbone, model: PerceptionModel, images: torch.Tensor,
-                   captions: list[str] | None = None, ensemble: int = 1,
-                   generator: torch.Generator | None = None) -> Preds:
-    """Predict on Bx3xHxW images in [0, 1] of any size (aspect ratio kept); outputs at HxW, batch B."""
-    rows = predict_image_list(backbone, model, list(images), captions, ensemble, len(images) or 1, generator)
-    return {task: {key: torch.cat([row[task][key] for row in rows]) for key in rows[0][task]} for task in rows[0]}

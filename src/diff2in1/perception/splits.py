@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
 from ..backbones import DiffusionBackbone, load_backbone, load_embedded_backbone, tap_layers
 from ..data import open_dataset
@@ -87,19 +86,6 @@ def open_split(name: str, root: str, split: str, tasks: list[str] | None, size: 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return torch.utils.data.default_collate(items)
-
-
-def endless_batches(dataset: Dataset, batch_size: int, seed: int, start_step: int = 0) -> Iterator[dict[str, Any]]:
-    """Shuffled batches forever; epoch e uses seed + e, so a resumed run sees the same order."""
-    epoch_len = max(1, len(dataset) // batch_size)
-    epoch, skip = divmod(start_step, epoch_len)
-    while True:
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) >= batch_size,
-                            collate_fn=collate, generator=torch.Generator().manual_seed(seed + epoch))
-        for index, batch in enumerate(loader):
-            if index >= skip:
-                yield batch
-        epoch, skip = epoch + 1, 0
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:

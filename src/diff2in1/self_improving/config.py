@@ -7,18 +7,28 @@ neither torch nor diffusers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ..config import option
-from ..training.configs import WarmupConfig
+from ..training.configs import HeadTrainingConfig
+
+# The official release's stage 2; a layer under the options given (config.config_from_dict).
+RELEASE_PRESET = {"batch_size": 4, "pseudo_batch_size": 4, "soft_labels": False, "views": 1,
+                  "teacher_views": "noise", "cos_mask": 0.999, "ema_decay": 0.998, "ema_every": 10,
+                  "lr": 3.57e-4, "lr_warmup": 0, "lr_schedule": "constant", "labels": "theta_c"}
 
 
 @dataclass
-class ImproveConfig(WarmupConfig):
+class ImproveConfig(HeadTrainingConfig):
+    """`diff2in1 improve`: θE and θC start from a warm-up checkpoint (its heads, their size and taps)."""
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"release": RELEASE_PRESET}
     out: str = option("runs/improve", "run folder: config.yaml, log.csv, eval.csv, checkpoint/ (θE + θC), metrics.json")
     warmup: str = option("runs/warmup/checkpoint", "warm-up checkpoint to start θE and θC from")
     preset: str = option("", "settings of a named recipe, applied before the other options: 'release' (the "
                          "official release's stage 2: hard labels, 4 real + 4 created per step, no augmentation, "
-                         "a second noise draw for θC, cos < 0.999 mask, EMA 0.998 every 10, constant lr)",
+                         "a second noise draw for θC, cos < 0.999 mask, EMA 0.998 every 10, constant lr); "
+                         "every option given explicitly overrides it",
                          choices=["", "release"])
     synthetic: str = option("runs/synthetic", "created data set (diff2in1 create) in the project layout; empty = none")
     synthetic_from: str = option("any", "use only created samples whose source is labelled, unlabelled (in the pool "
@@ -72,7 +82,3 @@ class ImproveConfig(WarmupConfig):
                               choices=["cosine", "constant"])
     eval_flip: bool = option(True, "also report every head with flip test-time averaging (…_tta)")
 
-
-RELEASE_PRESET = {"batch_size": 4, "pseudo_batch_size": 4, "soft_labels": False, "views": 1, "flip": False,
-                  "teacher_views": "noise", "cos_mask": 0.999, "ema_decay": 0.998, "ema_every": 10,
-                  "lr": 3.57e-4, "lr_warmup": 0, "lr_schedule": "constant", "labels": "theta_c"}

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -23,8 +21,11 @@ from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import load_perception, read_perception_info, save_perception
+from ..perception.evaluation import FeatureSource
 from ..perception.splits import unlabelled_subset
 from ..training.ema import EMA
+from ..training.fit import fit
+from ..training.head_training import HeadTraining
 from ..training.loop import (
     RunLog,
     flat_metrics,
@@ -35,23 +36,12 @@ from ..training.loop import (
 )
 from ..training.samples import dataset_ids, open_samples
 from ..training.step import TrainStep, shard
-from ..training.warmup import HeadTraining
-from .config import RELEASE_PRESET, ImproveConfig
+from .config import ImproveConfig
 from .pools import Pool, concat_unlabelled, created_dataset, make_store, student_views, unlabelled_dataset
 from .pseudo_loss import pseudo_loss
 from .teacher import HeadEnsemble, TargetBank, ensemble_targets, targets_in_view
-from .view_eval import evaluate_views
 from .view_features import ViewFeatures
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, shifted_views, warp_targets
-
-
-def apply_preset(config: ImproveConfig) -> ImproveConfig:
-    """The preset's settings for every option still at its default (options given explicitly win)."""
-    if not config.preset:
-        return config
-    defaults = ImproveConfig()
-    changes = {k: v for k, v in RELEASE_PRESET.items() if getattr(config, k) == getattr(defaults, k)}
-    return dataclasses.replace(config, **changes)
 
 
 def with_warmup_taps(config: ImproveConfig) -> ImproveConfig:
@@ -71,13 +61,13 @@ def teacher_view_list(config: ImproveConfig) -> list[int]:
 
 def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA]:
     model, _ = load_perception(config.warmup, tasks=run.tasks, which="model")
-    creation, _ = load_perception(config.warmup, tasks=run.tasks, which="creation")
+    theta_c, _ = load_perception(config.warmup, tasks=run.tasks, which="creation")
     ema = EMA(model, decay=config.ema_decay, every=config.ema_every, warmup=config.ema_warmup)
-    ema.shadow.load_state_dict(creation.state_dict())
+    ema.shadow.load_state_dict(theta_c.state_dict())
     return model.to(run.accelerator.device), ema
 
 
-def _labeller(run: HeadTraining, config: ImproveConfig, ema: EMA) -> torch.nn.Module:
+def _teacher(run: HeadTraining, config: ImproveConfig, theta_c: PerceptionModel) -> torch.nn.Module:
     """What labels the samples without ground truth: θC, with ``teacher_heads`` averaged in (or ``teacher``)."""
     def fixed(path: str) -> PerceptionModel:
         return load_perception(path, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
@@ -85,8 +75,8 @@ def _labeller(run: HeadTraining, config: ImproveConfig, ema: EMA) -> torch.nn.Mo
     if config.teacher:
         return fixed(config.teacher)
     if config.teacher_heads:
-        return HeadEnsemble([ema.shadow, *(fixed(path) for path in config.teacher_heads)])
-    return ema.shadow
+        return HeadEnsemble([theta_c, *(fixed(path) for path in config.teacher_heads)])
+    return theta_c
 
 
 def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Pool, Pool | None]:
@@ -96,9 +86,11 @@ def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Po
     if not config.pseudo_batch_size:
         return real_pool, None
     full = run.train_set.dataset
-    excluded = set(run.train_set.indices) | set(getattr(run.val_set, "indices", []) or [])
+    excluded = {"labelled (--num-labelled)": set(run.train_set.indices),
+                "for validation (--val-fraction)": set(getattr(run.val_set, "indices", []) or [])}
     if config.num_labelled:
-        excluded |= set(unlabelled_subset(full, config.num_labelled, config.labelled_seed).indices)
+        excluded["as the 'unlabelled' evaluation split"] = set(
+            unlabelled_subset(full, config.num_labelled, config.labelled_seed).indices)
     unlabelled = unlabelled_dataset(config, full, excluded, run.backbone.sample_size)
     labelled_ids = set(dataset_ids(run.train_set))
     pool_ids = set(dataset_ids(unlabelled)) if unlabelled is not None else set()
@@ -138,7 +130,7 @@ def _real_loss(trainer: TrainStep, pool: Pool, step: int, size: int, device) -> 
     return trainer.plain.loss(preds, targets)
 
 
-def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step: int, config: ImproveConfig,
+def _pseudo_loss(trainer: TrainStep, teacher: torch.nn.Module, pool: Pool, step: int, config: ImproveConfig,
                  device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict]:
     model = trainer.plain
     rows, views, params = pool.draw(config.pseudo_batch_size, step, shard(config.pseudo_batch_size, trainer.accelerator))
@@ -150,31 +142,30 @@ def _pseudo_loss(trainer: TrainStep, labeller: PerceptionModel, pool: Pool, step
         return loss, {f"pseudo/{k}": v for k, v in logs.items()}
     if bank is not None:
         if step % config.teacher_every == 0 or not bank.filled:  # a resumed run refreshes at once
-            bank.refresh(labeller)
+            bank.refresh(teacher)
         full = bank.get(rows, device)
     else:
-        full = ensemble_targets(labeller, pool.store, rows, teacher_view_list(config), size, config.teacher_flip_weight)
+        full = ensemble_targets(teacher, pool.store, rows, teacher_view_list(config), size, config.teacher_flip_weight)
     return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask,
                        config.semseg_threshold, config.pseudo_tasks)
 
 
-def _step_loss(trainer, labeller, pools, step, config, device, bank=None) -> tuple[torch.Tensor, dict[str, float]]:
+def step_loss(trainer: TrainStep, teacher: torch.nn.Module, pools: tuple[Pool, Pool | None], step: int,
+              config: ImproveConfig, device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """This process's loss on its rows of the step's real and pseudo batches (both global sizes)."""
     real_pool, pseudo_pool = pools
     loss, logs = _real_loss(trainer, real_pool, step, config.batch_size, device)
     if pseudo_pool is not None:
-        extra, extra_logs = _pseudo_loss(trainer, labeller, pseudo_pool, step, config, device, bank)
+        extra, extra_logs = _pseudo_loss(trainer, teacher, pseudo_pool, step, config, device, bank)
         loss = loss + config.pseudo_weight * extra
         logs = {**logs, **extra_logs, "total": float(loss.detach())}
     return loss, logs
 
 
-def final_metrics(run: HeadTraining, config: ImproveConfig, bank: ViewBank, models: dict) -> dict[str, Any]:
-    """Every head on the evaluation split, with flip averaging too when ``--eval-flip``."""
-    if run.eval_set is None:
-        return {}
+def eval_features(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> FeatureSource:
+    """The evaluation split's features from its own view cache: periodic evaluations compute them once."""
     store = _store(run, run.eval_set, bank, config)
-    return evaluate_views(models, store, run.num_classes, flip=config.eval_flip, accelerator=run.accelerator)
+    return lambda batch, rows, view: store.get(rows, torch.full_like(rows, view))
 
 
 def _target_bank(run: HeadTraining, config: ImproveConfig, pseudo: Pool | None) -> TargetBank | None:
@@ -224,33 +215,28 @@ def _start(config: ImproveConfig) -> tuple[HeadTraining, TrainStep, EMA]:
 
 def train_improve(config: ImproveConfig) -> Path:
     """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (creation)."""
-    config = with_warmup_taps(apply_preset(config))
+    config = with_warmup_taps(config)
     run, trainer, ema = _start(config)
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed, config.view_shift)
     pools = _pools(run, config, bank)
-    labeller = _labeller(run, config, ema)
+    theta_c = ema.shadow  # θC, the EMA of θE
+    teacher = _teacher(run, config, theta_c)
     target_bank = _target_bank(run, config, pools[1])
     log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
-    bar, start = run.progress_bar("improve", trainer.steps), time.time()
     device = run.accelerator.device
-    while trainer.steps < config.steps:
-        trainer.model.train()
+    evaluation = eval_features(run, config, bank)
+
+    def loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
         with trainer.autocast():
-            loss, logs = _step_loss(trainer, labeller, pools, trainer.steps, config, device, target_bank)
-        logs = {**trainer.mean(logs), **trainer.step(loss)}
-        step = trainer.steps
-        bar.update()
-        bar.set_postfix(loss=f"{logs['total']:.3f}")
-        log.train({"step": step, **logs, "seconds": round(time.time() - start, 2)})
-        if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": ema.shadow})
-            log.evaluation({"step": step, **flat_metrics(metrics.get("theta_e", {}), "E:"),
-                            **flat_metrics(metrics.get("theta_c", {}), "C:")})
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(run, trainer, ema, config)
-    bar.close()
+            return step_loss(trainer, teacher, pools, step, config, device, target_bank)
+
+    def evaluate() -> dict[str, float]:
+        metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, features=evaluation)
+        return {**flat_metrics(metrics.get("theta_e", {}), "E:"), **flat_metrics(metrics.get("theta_c", {}), "C:")}
+
+    fit(run, trainer, log, "improve", loss, evaluate, save=lambda: _save(run, trainer, ema, config))
     _remove_bank(run)
-    metrics = final_metrics(run, config, bank, {"theta_e": trainer.plain, "theta_c": ema.shadow})
+    metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, flip=config.eval_flip, features=evaluation)
     if run.writes:
         write_json(run.out / "metrics.json", {"split": config.eval_split, "step": trainer.steps,
                                               "preset": config.preset or "default", "metrics": metrics})

@@ -15,7 +15,7 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 from ..backbones import DiffusionBackbone
 from ..perception.splits import open_split, to_device
 from ..training.augment import step_generator
-from ..training.samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids
+from ..training.samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids, require_samples
 from .view_features import ViewFeatures
 from .views import ViewBank, ViewParams
 
@@ -76,6 +76,8 @@ def created_dataset(config: Any, tasks: list[str], size: int, labelled_ids: set[
     if not config.synthetic:
         return None
     created = open_split("folder", config.synthetic, "train", tasks, size)
+    require_samples(created, f"--synthetic {config.synthetic}", "its train split holds no created sample",
+                    "create samples there first (diff2in1 create) or pass --synthetic ''")
     allowed = {"any": None, "labelled": labelled_ids, "unlabelled": pool_ids}[config.synthetic_from]
     if allowed is None:
         return created
@@ -87,8 +89,9 @@ def created_dataset(config: Any, tasks: list[str], size: int, labelled_ids: set[
     return Subset(created, rows)
 
 
-def unlabelled_dataset(config: Any, full: Any, excluded: set[int], size: int) -> Dataset | None:
-    """Real images without labels: the training split outside ``excluded`` rows, or a folder of images.
+def unlabelled_dataset(config: Any, full: Any, excluded: dict[str, set[int]], size: int) -> Dataset | None:
+    """Real images without labels: the training split outside the ``excluded`` rows ({why: rows}), or a
+    folder of images.
 
     A folder in the project layout gives its train split; with ``unlabelled_labels='ground_truth'`` (the
     oracle) it is read with the --dataset reader and keeps its labels.
@@ -98,13 +101,20 @@ def unlabelled_dataset(config: Any, full: Any, excluded: set[int], size: int) ->
     limit = config.unlabelled_limit or None
     truth = config.unlabelled_labels == "ground_truth"
     if config.unlabelled == "split":
-        dataset = Subset(full, [i for i in range(len(full)) if i not in excluded][:limit])
-    elif truth:
+        held = set().union(*excluded.values())
+        dataset = Subset(full, [i for i in range(len(full)) if i not in held][:limit])
+        why = ", ".join(f"{len(rows)} {name}" for name, rows in excluded.items())
+        require_samples(dataset, "--unlabelled split", f"all {len(full)} training images are held: {why}",
+                        "pass a folder of unlabelled images (--unlabelled DIR) or a smaller --num-labelled")
+        return dataset if truth else ImagesOnly(dataset)
+    if truth:
         dataset = open_split(config.dataset, config.unlabelled, "train", full.tasks, size)
         dataset = Subset(dataset, range(min(len(dataset), limit or len(dataset))))
     else:
         dataset = open_split("folder", config.unlabelled, "train", None, size)  # labels, if any, dropped below
         dataset = Subset(dataset, range(min(len(dataset), limit or len(dataset))))
+    require_samples(dataset, f"--unlabelled {config.unlabelled}", "the folder holds no image",
+                    "pass a folder of images (or one in the project layout) or --unlabelled split")
     return dataset if truth else ImagesOnly(dataset)
 
 

@@ -16,19 +16,19 @@ from pathlib import Path
 import torch
 
 from ..backbones import DiffusionBackbone
-from ..training.feature_cache import entry_key
+from ..perception.identity import image_key
 from ..training.feature_store import DiskStore, RamStore
 from ..training.samples import HeldSamples, ReadSamples
 from .views import ViewBank, ViewParams, apply_view
 
 
 def sample_keys(backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples) -> list[str]:
-    """``entry_key`` of every sample: image, caption (when the backbone reads text), backbone, timestep."""
+    """``image_key`` of every sample: image, caption (when the backbone reads text), backbone, timestep."""
     fingerprint, timestep = backbone.fingerprint(), backbone.perception_timestep
     keys = []
     for batch in samples.chunks():
         texts = list(batch["caption"]) if backbone.takes_text and "caption" in batch else [""] * len(batch["image"])
-        keys += [entry_key(image, fingerprint, timestep, text) for image, text in zip(batch["image"], texts)]
+        keys += [image_key(image, fingerprint, timestep, text) for image, text in zip(batch["image"], texts)]
     return keys
 
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..perception.identity import CLEAN, MIRROR, noise_seed
 from ..tasks import BINARY_TASKS, CLASS_TASKS, DEPTH, NORMAL
 from ..training.augment import jitter_colours
 from ..training.augment import resample as _resample
 
-CLEAN, MIRROR = 0, 1
 SECOND_NOISE = 1000  # the clean view with a noise draw of its own (the release's second UNet pass)
 MIRROR_NOISE = 2000  # 2000 + k: the mirror with noise draw k
 SHIFTED = 3000  # 3000 + k: the image (k even) or mirror (k odd), shifted diagonally in direction k // 2
@@ -89,28 +89,24 @@ class ViewBank:
         if is_unperturbed(view):
             mirrored = view == MIRROR or view >= MIRROR_NOISE
             return ViewParams(torch.full((n,), mirrored), torch.ones(n), torch.zeros(n, 2), torch.ones(n, 3),
-                              [_noise_seed(k, view) for k in keys])
+                              [noise_seed(k, view) for k in keys])
         if is_shifted(view):
             direction = torch.tensor(SHIFT_DIRECTIONS[(view - SHIFTED) // 2], dtype=torch.float32)
             centre = (2 * self.shift * direction).expand(n, 2).clone()  # [-1, 1] spans the side twice
             return ViewParams(torch.full((n,), (view - SHIFTED) % 2 == 1), torch.ones(n), centre, torch.ones(n, 3),
-                              [_noise_seed(k, view) for k in keys])
+                              [noise_seed(k, view) for k in keys])
         draws = np.stack([_draws(key, view, self.seed) for key in keys])
         scale = self.crop_min_scale + (1 - self.crop_min_scale) * draws[:, 0]
         centre = (draws[:, 1:3] * 2 - 1) * (1 - scale[:, None])
         colour = 1 + (draws[:, 4:7] * 2 - 1) * self.jitter
         return ViewParams(torch.from_numpy(draws[:, 3] < 0.5), torch.from_numpy(scale).float(),
                           torch.from_numpy(centre).float(), torch.from_numpy(colour).float(),
-                          [_noise_seed(k, view) for k in keys])
+                          [noise_seed(k, view) for k in keys])
 
 
 def _draws(key: str, view: int, seed: int) -> np.ndarray:
     digest = hashlib.sha256(f"{key}:{view}:{seed}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little")).random(7)
-
-
-def _noise_seed(key: str, view: int) -> int:
-    return int(key[:15], 16) + view
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The options of the training engine's commands (`pretrain`, `warmup`), one dataclass each.
+"""The options of the training engine's commands (`pretrain`, `warmup`), one dataclass each, and the options
+every head-training command shares (``HeadTrainingConfig``).
 
 Kept apart from the training code so that building the command line (`diff2in1 --help`) imports
 neither torch nor diffusers.
@@ -36,7 +37,10 @@ class PretrainConfig:
 
 
 @dataclass
-class WarmupConfig:
+class HeadTrainingConfig:
+    """The options every head-training command reads (warm-up, improve): backbone, data, labelled subset,
+    optimizer, evaluation, checkpoints, feature cache."""
+
     data: str = option("data/rooms", "data-set root")
     dataset: str = option("rooms", "data-set reader: rooms, folder, nyuv2_normals, nyuv2, ade20k, nyud_mt, pascal_context")
     tasks: list[str] = option([], "tasks to train (normal, depth, semseg, edge, saliency, human_parts); empty = "
@@ -56,13 +60,6 @@ class WarmupConfig:
     lr: float = option(3.57e-4, "peak learning rate (the release's warm-up rate)")
     weight_decay: float = option(1e-4, "AdamW weight decay")
     lr_warmup: int = option(50, "linear learning-rate warm-up steps")
-    channels: int = option(64, "width of the aggregator and heads")
-    fuse_stride: int = option(4, "3x3 fusion at feature strides >= this; finer maps through 1x1 only (1 = all, slow)")
-    max_depth: float = option(10.0, "depth head range in metres")
-    loss_weighting: str = option("fixed", "how task losses add up: fixed (each task's default weight, as the "
-                                 "multi-task works) or uncertainty (Kendall et al.'s learned log-variances); "
-                                 "improve keeps the warm-up's", choices=["fixed", "uncertainty"])
-    flip: bool = option(True, "random horizontal flips (normals' x negated)")
     crop_min_scale: float = option(1.0, "random resized crop: smallest side fraction (1 = off)")
     jitter: float = option(0.0, "colour jitter strength (0 = off)")
     eval_every: int = option(0, "evaluate on the evaluation split every N steps (0 = only at the end)")
@@ -82,3 +79,16 @@ class WarmupConfig:
     mixed_precision: str = option("no", "accelerate mixed precision", choices=["no", "fp16", "bf16"])
     seed: int = option(0, "seed of the labelled subset, the batch order and augmentation")
     progress: bool = option(True, "show progress bars")
+
+
+@dataclass
+class WarmupConfig(HeadTrainingConfig):
+    """`diff2in1 warmup`: a fresh aggregator and heads (their size) and the warm-up's augmentation."""
+
+    channels: int = option(64, "width of the aggregator and heads")
+    fuse_stride: int = option(4, "3x3 fusion at feature strides >= this; finer maps through 1x1 only (1 = all, slow)")
+    max_depth: float = option(10.0, "depth head range in metres")
+    loss_weighting: str = option("fixed", "how task losses add up: fixed (each task's default weight, as the "
+                                 "multi-task works) or uncertainty (Kendall et al.'s learned log-variances); "
+                                 "improve keeps the warm-up's", choices=["fixed", "uncertainty"])
+    flip: bool = option(True, "random horizontal flips (normals' x negated)")

@@ -22,20 +22,10 @@ from tqdm import tqdm
 
 from ..backbones import DiffusionBackbone
 from ..fileio import load_tensors, save_tensors
+from ..perception.identity import image_key
 from .feature_store import DiskStore, RamStore
 
 STORAGES = ("ram", "disk")
-
-
-def entry_key(image: torch.Tensor, fingerprint: str, timestep: int, caption: str = "") -> str:
-    """Key of an image in [0, 1] (3xHxW), quantised to 8 bits so tiny float noise does not miss.
-
-    ``caption`` is the text condition (text backbones): a re-captioned image misses the cache.
-    """
-    data = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy().tobytes()
-    digest = hashlib.sha256(data)
-    digest.update(f"{fingerprint}:{timestep}:{tuple(image.shape)}:{caption}".encode())
-    return digest.hexdigest()[:32]
 
 
 class FeatureCache:
@@ -103,7 +93,7 @@ class FeatureCache:
                 self._compute(chunk, view, *self._held_images(chunk, view))
 
     def register(self, keys: list[str], captions: list[str] | None = None) -> FeatureCache:
-        """Entries for a set of images not held in memory, by their ``entry_key``s; ``get`` brings the pixels."""
+        """Entries for a set of images not held in memory, by their ``image_key``s; ``get`` brings the pixels."""
         self.keys, self.images, self.captions = list(keys), None, captions
         self._open_store()
         return self
@@ -127,7 +117,7 @@ class FeatureCache:
         self.batch_size = batch_size or self.batch_size
         fingerprint, timestep = self.backbone.fingerprint(), self.backbone.perception_timestep
         texts = captions if captions else [""] * len(images)
-        self.register([entry_key(image, fingerprint, timestep, text) for image, text in zip(images, texts)])
+        self.register([image_key(image, fingerprint, timestep, text) for image, text in zip(images, texts)])
         self.images, self.captions = images.detach().cpu(), list(captions) if captions else None
         for i in range(len(images)):
             for v in range(self.views):

@@ -64,6 +64,13 @@ class ReadSamples:
         yield from DataLoader(self.dataset, batch_size=batch_size, num_workers=self.num_workers, collate_fn=collate)
 
 
+def require_samples(dataset: Dataset | None, asked: str, why: str, fix: str) -> None:
+    """Refuse, before training starts, a data set that came out empty: what was asked, how many images
+    were found and why, and what to pass instead."""
+    if dataset is not None and not len(dataset):
+        raise ValueError(f"{asked}: 0 images ({why}); {fix}")
+
+
 def open_samples(dataset: Dataset, in_memory: bool, num_workers: int = 0) -> HeldSamples | ReadSamples:
     return HeldSamples(load_all(dataset)) if in_memory else ReadSamples(dataset, num_workers)
 

@@ -22,9 +22,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..backbones import DiffusionBackbone
+from ..perception.identity import image_key
 from ..perception.splits import collate, features_of, to_device
 from .augment import Augmentation, augment_batch, cacheable, step_generator
-from .feature_cache import FeatureCache, entry_key
+from .feature_cache import FeatureCache
 from .step import rows
 
 
@@ -89,12 +90,12 @@ class _StepSampler:
 
 
 def dataset_keys(backbone: DiffusionBackbone, dataset: Dataset, num_workers: int = 0) -> list[str]:
-    """``entry_key`` of every item (one streamed pass over the images, none kept)."""
+    """``image_key`` of every item (one streamed pass over the images, none kept)."""
     fingerprint, timestep = backbone.fingerprint(), backbone.perception_timestep
     keys: list[str] = []
     for batch in DataLoader(dataset, batch_size=32, num_workers=num_workers, collate_fn=collate):
         captions = batch.get("caption") if backbone.takes_text else None
-        keys += [entry_key(image, fingerprint, timestep, captions[i] if captions else "")
+        keys += [image_key(image, fingerprint, timestep, captions[i] if captions else "")
                  for i, image in enumerate(batch["image"])]
     return keys
 

@@ -2,107 +2,39 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import INFO_FILE, load_perception, save_perception
-from ..perception.evaluation import evaluate_model
-from ..perception.splits import (
-    backbone_info,
-    labelled_subsets,
-    open_backbone,
-    open_split,
-    unlabelled_subset,
-)
-from ..tasks import check_tasks
 from .augment import Augmentation
 from .configs import WarmupConfig
+from .fit import fit
+from .head_training import HeadTraining
 from .loop import RunLog, flat_metrics, make_optimizer, resume_train_state, rng_states, save_train_state
 from .sources import BatchSource
-from .step import TrainStep, make_accelerator, writes
+from .step import TrainStep
 
 
-class HeadTraining:
-    """The state of a head-training run that warm-up and improve share: backbone, data, model, optimizer."""
-
-    def __init__(self, config: Any, out: Path):
-        self.config, self.out = config, out
-        self.accelerator = make_accelerator(config, out)
-        self.backbone = open_backbone(config.backbone, config.backbone_kind, self.accelerator.device, config.timestep,
-                                      config.feature_taps)
-        size = self.backbone.sample_size
-        full = open_split(config.dataset, config.data, "train", config.tasks or None, size)
-        self.tasks = check_tasks(config.tasks or full.tasks, where="--tasks")
-        self.num_classes, self.classes = full.num_classes, full.classes
-        self.train_set, self.val_set = labelled_subsets(full, config.num_labelled, config.val_fraction, config.labelled_seed)
-        self.train_set.num_classes = full.num_classes
-        if config.eval_split == "val":
-            self.eval_set = self.val_set
-        elif config.eval_split == "unlabelled":
-            self.eval_set = unlabelled_subset(full, config.num_labelled, config.labelled_seed)
-        else:
-            self.eval_set = open_split(config.dataset, config.data, config.eval_split, self.tasks, size)
-        if self.eval_set is not None:
-            self.eval_set.num_classes = full.num_classes
-        self.augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
-
-    @property
-    def writes(self) -> bool:
-        return writes(self.accelerator)
-
-    def data_order(self) -> dict[str, int]:
-        """What fixes the batches of every step (saved in the train state, checked on resume)."""
-        return {"seed": self.config.seed, "batch_size": self.config.batch_size}
-
-    def source(self, dataset, start_step: int = 0) -> BatchSource:
-        config, accelerator = self.config, self.accelerator
-        storage = getattr(config, "cache_storage", "ram")
-        folder = config.cache_dir or (str(self.out / "features") if storage == "disk" else None)
-        return BatchSource(self.backbone, dataset, self.augmentation, config.seed, config.cache_features, folder,
-                           config.progress and self.writes, start_step, storage=storage,
-                           num_workers=getattr(config, "num_workers", 0),
-                           process=(accelerator.process_index, accelerator.num_processes))
-
-    def new_model(self) -> PerceptionModel:
-        torch.manual_seed(self.config.seed)
-        return PerceptionModel(self.backbone.feature_channels, self.backbone.feature_strides, self.tasks,
-                               num_classes=self.num_classes if "semseg" in self.tasks else None,
-                               channels=self.config.channels, max_depth=self.config.max_depth,
-                               fuse_stride=self.config.fuse_stride,
-                               loss_weighting=getattr(self.config, "loss_weighting", "fixed"))
-
-    def info(self) -> dict[str, Any]:
-        return {"tasks": self.tasks, "classes": self.classes, "dataset": self.config.dataset, "data": self.config.data,
-                "backbone": backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone,
-                                          self.config.feature_taps)}
-
-    def evaluate(self, models: dict[str, PerceptionModel]) -> dict[str, dict]:
-        """Metrics of ``models`` on the evaluation split; call on every process (they share the work)."""
-        if self.eval_set is None:
-            return {}
-        return evaluate_model(self.backbone, models, self.eval_set, progress=self.config.progress,
-                              accelerator=self.accelerator)
-
-    def progress_bar(self, desc: str, step: int) -> tqdm:
-        return tqdm(total=self.config.steps, initial=step, desc=desc, disable=not self.config.progress or not self.writes)
+def new_model(run: HeadTraining, config: WarmupConfig) -> PerceptionModel:
+    """A fresh aggregator and heads for the run's backbone and tasks (seeded by ``config.seed``)."""
+    torch.manual_seed(config.seed)
+    return PerceptionModel(run.backbone.feature_channels, run.backbone.feature_strides, run.tasks,
+                           num_classes=run.num_classes if "semseg" in run.tasks else None,
+                           channels=config.channels, max_depth=config.max_depth, fuse_stride=config.fuse_stride,
+                           loss_weighting=config.loss_weighting)
 
 
-def _warmup_step(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> dict[str, float]:
-    """One optimizer step on this process's shard of the next global batch; logs averaged over processes."""
-    trainer.model.train()
+def _warmup_loss(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> tuple[torch.Tensor, dict[str, float]]:
+    """This process's loss on its shard of the next global batch (features outside the autocast)."""
     batch = source.next(run.config.batch_size)
     features = source.features(batch)
     with trainer.autocast():
         preds = trainer.model(features, tuple(batch["image"].shape[-2:]))
-        loss, logs = trainer.plain.loss(preds, batch)
-    return {**trainer.mean(logs), **trainer.step(loss)}
+        return trainer.plain.loss(preds, batch)
 
 
 def _save(run: HeadTraining, trainer: TrainStep, step: int) -> None:
@@ -122,7 +54,7 @@ def _start(config: WarmupConfig) -> tuple[HeadTraining, TrainStep, RunLog]:
         load_perception(out / "checkpoint", tasks=run.tasks)  # a changed --tasks fails naming both task sets
     if run.writes:
         write_yaml(out / "config.yaml", config_to_dict(config))
-    model = run.new_model()
+    model = new_model(run, config)
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup)
     step = resume_train_state(out, {"model": model}, optimizer, schedule, data=run.data_order(),
                               accelerator=run.accelerator) if config.resume else 0
@@ -133,19 +65,11 @@ def _start(config: WarmupConfig) -> tuple[HeadTraining, TrainStep, RunLog]:
 def train_warmup(config: WarmupConfig) -> Path:
     """Run the warm-up; returns the run folder (its checkpoint/ is the warm-up model)."""
     run, trainer, log = _start(config)
-    source = run.source(run.train_set, trainer.steps)
-    bar, start = run.progress_bar("warmup", trainer.steps), time.time()
-    while trainer.steps < config.steps:
-        logs = _warmup_step(run, trainer, source)
-        step = trainer.steps
-        bar.update()
-        bar.set_postfix(loss=f"{logs['total']:.3f}")
-        log.train({"step": step, **logs, "seconds": round(time.time() - start, 2)})
-        if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            log.evaluation({"step": step, **flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {}))})
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(run, trainer, step)
-    bar.close()
+    augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
+    source = run.source(run.train_set, augmentation, trainer.steps)
+    fit(run, trainer, log, "warmup", loss=lambda step: _warmup_loss(run, trainer, source),
+        evaluate=lambda: flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {})),
+        save=lambda: _save(run, trainer, trainer.steps))
     if trainer.steps == 0 and run.writes:  # --steps 0: the freshly initialised head is the checkpoint (a baseline)
         save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "warmup", "step": 0})
     metrics = run.evaluate({"model": trainer.plain}).get("model", {})

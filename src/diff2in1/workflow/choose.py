@@ -53,7 +53,7 @@ def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, f
     from accelerate import PartialState
 
     from ..perception.checkpoint import load_perception, read_perception_info
-    from ..perception.evaluation import evaluate_model
+    from ..perception.evaluation import evaluate
     from ..perception.splits import labelled_subsets, open_backbone, open_split
 
     checkpoints = {model: run / stage / "checkpoint" for model, stage in MODELS.items()}
@@ -63,7 +63,7 @@ def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, f
     _, val = labelled_subsets(full, config.num_labelled, config.val_fraction, config.labelled_seed)
     val.num_classes = full.num_classes
     models = {model: load_perception(path, which="creation")[0].to(backbone.device) for model, path in checkpoints.items()}
-    return evaluate_model(backbone, models, val, progress=config.progress)
+    return evaluate(backbone, models, val, progress=config.progress)
 
 
 def choose_and_export(config: Any, run: Path) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
     from ..creation import CreateConfig
 
     run = Path(config.out)
-    warmup = config_from_dict(WarmupConfig, {**config.shared, **config.warmup, "out": str(run / "warmup"),
+    warmup = config_from_dict(WarmupConfig, {**_shared(config, WarmupConfig), **config.warmup, "out": str(run / "warmup"),
                                              "resume": True}, "run config [warmup]")
     create_keys = {f.name for f in dataclasses.fields(CreateConfig)}
     create_shared = {k: v for k, v in config.shared.items() if k in create_keys and k != "seed"}
@@ -65,9 +65,15 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
         "checkpoint": str(run / "warmup" / "checkpoint"), "out": str(run / "synthetic"), **config.create},
         "run config [create]")
     improve = config_from_dict(ImproveConfig, {
-        **config.shared, **config.improve, "out": str(run / "improve"), "resume": True,
+        **_shared(config, ImproveConfig), **config.improve, "out": str(run / "improve"), "resume": True,
         "warmup": str(run / "warmup" / "checkpoint"), "synthetic": str(run / "synthetic")}, "run config [improve]")
     return warmup, create, improve
+
+
+def _shared(config: RunConfig, cls: type) -> dict[str, Any]:
+    """The shared keys that are options of ``cls`` (the warm-up's head size and flips are not improve's)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in config.shared.items() if k in names}
 
 
 def run_pipeline(config: RunConfig) -> Path:
