@@ -32,6 +32,13 @@ def test_a_tie_keeps_the_control_and_tasks_either_lacks_do_not_count():
     assert choose({"diff2in1": scores(10.0, 0.10), "control": scores(10.0, 0.10)})[0] == "control"
 
 
+def test_every_trained_task_counts_by_its_registry_headline_and_unscored_ones_do_not():
+    ours = {**scores(10.0, 0.10), "edge": {"odsF": 0.60}, "human_parts": {"miou": float("nan")}}
+    theirs = {**scores(10.5, 0.09), "edge": {"odsF": 0.55}, "human_parts": {"miou": float("nan")}}
+    model, wins = choose({"diff2in1": ours, "control": theirs})
+    assert model == "diff2in1" and wins == {"normal": "diff2in1", "depth": "control", "edge": "diff2in1"}
+
+
 def _config(tmp_path: Path, backbone: Path, **shared) -> Path:
     config = {"out": str(tmp_path / "run"), "rooms": {"num": 10, "size": 16, "seed": 1, "test_fraction": 0.3},
               "data": str(tmp_path / "rooms"), "backbone": str(backbone), "num_labelled": 6, "batch_size": 2,

@@ -1,8 +1,8 @@
 """Which model `diff2in1 run` exports: Diff-2-in-1's, or the control it trained beside, chosen on validation.
 
 The rule: each model's θC (the head the run reports) is scored on the validation split (the labelled
-images held out by ``val_fraction``), on every task trained, by the task's headline metric: normal mean
-angular error (°, lower is better), depth abs_rel (lower), segmentation mIoU (higher). Diff-2-in-1 is
+images held out by ``val_fraction``), on every task trained, by the task's headline metric in the task
+registry (``tasks.TASK_SPECS``: normal mean angular error, depth abs_rel, segmentation mIoU, ...). Diff-2-in-1 is
 chosen when it is better than the control on more of those tasks than the control is better than it;
 otherwise (the control wins more, or they win as many) the control is, since self-improvement has not
 shown a gain there. Without a validation split, or without a control, nothing is chosen: Diff-2-in-1 is
@@ -15,10 +15,12 @@ chosen head with ``Diff2in1Pipeline.from_pretrained("RUN/model", which="theta_c"
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
-HEADLINE = {"normal": ("mean", False), "depth": ("abs_rel", False), "semseg": ("miou", True)}  # (metric, higher wins)
+from ..tasks import TASK_SPECS
+
 MODELS = {"diff2in1": "improve", "control": "control"}  # the run folder's stage of each model
 HEAD = "theta_c"
 
@@ -35,12 +37,14 @@ def keep_validation_out(improve: Any) -> Any:
 def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[str, str]]:
     """("diff2in1" or "control", {task: which of the two wins it}) from each model's {task: {metric: value}}.
 
-    Tasks either model lacks are skipped; a task where both score the same counts for neither.
+    Tasks either model lacks or could not score (NaN: human parts on images without people) are skipped; a
+    task where both score the same counts for neither.
     """
     wins: dict[str, str] = {}
-    for task, (metric, higher_wins) in HEADLINE.items():
+    for task, spec in TASK_SPECS.items():
+        metric, higher_wins = spec.headline
         ours, theirs = (scores[m].get(task, {}).get(metric) for m in ("diff2in1", "control"))
-        if ours is None or theirs is None or ours == theirs:
+        if ours is None or theirs is None or not math.isfinite(ours) or not math.isfinite(theirs) or ours == theirs:
             continue
         wins[task] = "diff2in1" if (ours > theirs) == higher_wins else "control"
     ahead = sum(w == "diff2in1" for w in wins.values()) > sum(w == "control" for w in wins.values())
