@@ -139,6 +139,19 @@ def test_report_shows_each_stage_time_and_the_exported_model(report: dict, tmp_p
     assert "Exported model" not in report["index"].read_text() and "Stage times" not in report["index"].read_text()
 
 
+def test_the_exported_model_reads_as_a_sentence_from_runs_choice_record() -> None:
+    from diff2in1.report.metrics_section import chosen_sentence
+
+    chosen = {"model": "control", "on": "val", "head": "theta_c", "scores": {"control": {"normal": {"mean": 9.9}}},
+              "wins": {"normal": "control", "depth": "diff2in1"}}
+    text = chosen_sentence(chosen)
+    assert text.startswith("the control") and "normal: the control, depth: Diff-2-in-1" in text
+    assert "9.9" not in text  # the scores stay in metrics.json
+    unchosen = {"model": "diff2in1", "on": "none", "why": "the run trained no control (control: false)"}
+    assert chosen_sentence(unchosen) == ("Diff-2-in-1, exported without a choice: the run trained no control "
+                                         "(control: false)")
+
+
 def test_report_pictures_exist_and_are_pngs(report: dict) -> None:
     folder = report["index"].parent
     assert sorted(report["page"].images) == ["created.png", "eval.png", "loss.png", "predictions.png"]

@@ -3,7 +3,6 @@ exports, and how long each stage took."""
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Any
 
@@ -39,12 +38,25 @@ def _present(columns: tuple[tuple[str, str], ...], metrics: dict) -> tuple[tuple
     return tuple((key, name) for key, name in columns if metrics.get(key))
 
 
+MODEL_NAMES = {"diff2in1": "Diff-2-in-1", "control": "the control"}
+
+
+def chosen_sentence(chosen: dict[str, Any]) -> str:
+    """`diff2in1 run`'s ``chosen`` record (workflow/choose.py) in words: which model, on what, and why."""
+    name = MODEL_NAMES.get(chosen.get("model"), str(chosen.get("model")))
+    if chosen.get("on") != "val":
+        return f"{name}, exported without a choice: {chosen.get('why', 'no validation split')}"
+    wins = chosen.get("wins") or {}
+    won = ", ".join(f"{task}: {MODEL_NAMES.get(w, w)}" for task, w in wins.items()) or "no task differs"
+    return f"{name} (RUN/model/), chosen on the validation split by the better headline metric per task ({won})"
+
+
 def exported_model(run: RunFolder) -> str:
     """A line naming the model the run chose to export, when its metrics.json records one."""
     chosen: Any = run.summary.get("chosen")
     if not chosen:
         return ""
-    text = chosen if isinstance(chosen, str) else json.dumps(chosen, ensure_ascii=False)
+    text = chosen if isinstance(chosen, str) else chosen_sentence(chosen)
     return f"<p><b>Exported model</b>: {escape(text)}</p>"
 
 
