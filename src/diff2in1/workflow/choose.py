@@ -53,21 +53,15 @@ def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[st
 
 def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, float]]]:
     """{model: {task: {metric: value}}} of each model's θC on the validation split of ``config`` (the run's
-    improve config: data, labelled subset, val_fraction, backbone)."""
-    from accelerate import PartialState
+    improve config: data, labelled subset, val_fraction, backbone), opened as the improve stage opens it."""
+    from ..perception.checkpoint import load_perception
+    from ..self_improving.improve import with_warmup_taps
+    from ..training.head_training import HeadTraining
 
-    from ..perception.checkpoint import load_perception, read_perception_info
-    from ..perception.evaluation import evaluate
-    from ..perception.splits import labelled_subsets, open_backbone, open_split
-
-    checkpoints = {model: run / stage / "checkpoint" for model, stage in MODELS.items()}
-    taps = read_perception_info(checkpoints["diff2in1"]).get("backbone", {}).get("feature_taps", "decoder")
-    backbone = open_backbone(config.backbone, config.backbone_kind, PartialState().device, config.timestep, taps)
-    full = open_split(config.dataset, config.data, "train", config.tasks or None, backbone.sample_size)
-    _, val = labelled_subsets(full, config.num_labelled, config.val_fraction, config.labelled_seed)
-    val.num_classes = full.num_classes
-    models = {model: load_perception(path, which="creation")[0].to(backbone.device) for model, path in checkpoints.items()}
-    return evaluate(backbone, models, val, progress=config.progress)
+    trainer = HeadTraining(dataclasses.replace(with_warmup_taps(config), eval_split="val"), Path(config.out))
+    models = {model: load_perception(run / stage / "checkpoint", which="creation")[0].to(trainer.backbone.device)
+              for model, stage in MODELS.items()}
+    return trainer.evaluate(models)
 
 
 def choose_and_export(config: Any, run: Path) -> dict[str, Any]:
