@@ -40,6 +40,8 @@ class DiffusionBackbone(nn.Module, ABC):
     """
 
     takes_text: bool = False
+    # The UNet's trained part (``adapters.TrainedUNet``: LoRA adapters or every weight), when one is attached.
+    trained: Any = None
 
     def __init__(
         self,
@@ -195,7 +197,20 @@ class DiffusionBackbone(nn.Module, ABC):
         captions: list[str] | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
     ) -> list[torch.Tensor]:
+        """Perception features of images without gradients; see `perception_features`."""
+        return self.perception_features(images, timestep, captions, generator)
+
+    def perception_features(
+        self,
+        images: torch.Tensor,
+        timestep: int | None = None,
+        captions: list[str] | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+    ) -> list[torch.Tensor]:
         """Perception features of images (paper, section 1): encode, noise to t_p, one UNet pass.
+
+        Gradients reach the UNet's trained weights (``adapters.TrainedUNet``) when grad mode is on; the
+        encoder and text encoder always run without them.
 
         Args:
             images: Bx3xHxW in [-1, 1]; H and W multiples of the largest feature stride.
@@ -206,10 +221,10 @@ class DiffusionBackbone(nn.Module, ABC):
         Returns:
             one Bxc_ixH/s_ixW/s_i map per feature layer (c_i, s_i from `feature_channels`, `feature_strides`).
         """
-        sample = self.encode(images)
         t = self.perception_timestep if timestep is None else int(timestep)
-        noisy = self.add_noise(sample, t, generator=generator)
-        cond = self.encode_text(captions) if self.takes_text else None
+        with torch.no_grad():
+            noisy = self.add_noise(self.encode(images), t, generator=generator)
+            cond = self.encode_text(captions) if self.takes_text else None
         return self.unet_pass(noisy, t, cond)[1]
 
     @property

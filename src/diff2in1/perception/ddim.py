@@ -5,10 +5,16 @@ final DDIM update; there is no extra UNet call. That step runs at the smallest t
 DDIM's "leading" spacing, 1 with SD's ``steps_offset=1``), on an input that is almost the clean created sample.
 This is close to the perception timestep t_p (the release uses 0) at which the head was trained, so the head
 reads these features as it reads the features of a real image.
+
+A backbone whose UNet trained with the heads (``backbone.trained``) denoises with the pretrained generator
+(adapters disabled, or the pretrained weights swapped in), so generation does not drift as perception
+trains; the heads then read one perception pass (t_p, as in training) of their own trained UNet on the
+created sample: one UNet call more than the frozen case.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import torch
@@ -135,8 +141,12 @@ def create_batch(
     sample = backbone.encode(images01.to(backbone.device) * 2 - 1)
     sample = backbone.add_noise(sample, run[0], generator=generator)
     features: list[torch.Tensor] = []
-    for t in run:
-        output, features = _model_pass(backbone, sample, t, cond, guidance_scale)
-        sample = backbone.denoise_step(output, t, sample, eta=eta, generator=generator)
+    with backbone.trained.untouched() if backbone.trained is not None else contextlib.nullcontext():
+        for t in run:
+            output, features = _model_pass(backbone, sample, t, cond, guidance_scale)
+            sample = backbone.denoise_step(output, t, sample, eta=eta, generator=generator)
+    if backbone.trained is not None:  # the heads read their own trained UNet's pass on the created sample
+        t_p = backbone.perception_timestep
+        features = backbone.unet_pass(backbone.add_noise(sample, t_p, generator=generator), t_p, cond)[1]
     created = (backbone.decode(sample).float() + 1) / 2
     return created, label_features(models, features, tuple(created.shape[-2:]))

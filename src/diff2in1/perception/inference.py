@@ -8,8 +8,9 @@ from typing import Any
 import torch
 
 from ..backbones import DiffusionBackbone
+from ..backbones.adapters import attach_trained_unet
 from ..heads import PerceptionModel
-from .checkpoint import INFO_FILE
+from .checkpoint import INFO_FILE, load_unet_weights, unet_file
 from .processing import Preds, preds_to_image, to_canvas
 from .splits import EMBEDDED, open_backbone
 
@@ -68,9 +69,29 @@ def open_trained_backbone(folder: str | Path, info: dict[str, Any], backbone: Di
         kind = spec["kind"] if source != EMBEDDED else "auto"
         opened = open_backbone(source, kind, device, spec["perception_timestep"], spec.get("feature_taps", "decoder"))
     check_fingerprint(folder, info, opened, source)
+    attach_checkpoint_unet(folder, info, opened)
     if device is not None or dtype is not None:
         opened = opened.to(device=device, dtype=dtype)
     return opened
+
+
+def attach_checkpoint_unet(folder: str | Path, info: dict[str, Any], backbone: DiffusionBackbone) -> None:
+    """Give ``backbone`` the checkpoint's trained UNet part with θE's weights, when its backbone trained.
+
+    Raises:
+        ValueError: the loaded weights' fingerprint is not the one perception.json records (both named).
+    """
+    settings = info["backbone"].get("trained")
+    if not settings or backbone.trained is not None:
+        return
+    trained = attach_trained_unet(backbone, settings)
+    trained.load_state_dict(load_unet_weights(folder, "model"), where=str(Path(folder) / unet_file("model")))
+    expected, found = settings["fingerprint"], trained.fingerprint()
+    if found != expected:
+        raise ValueError(f"{Path(folder) / INFO_FILE}: the backbone's trained {settings['mode']} weights have "
+                         f"fingerprint {expected} on base {settings['base_fingerprint']}, but "
+                         f"{Path(folder) / unet_file('model')} loads as {found}: the weights file belongs to "
+                         f"another checkpoint")
 
 
 def _mirror_average(model: PerceptionModel, preds: Preds, batch: int) -> Preds:

@@ -2,11 +2,15 @@
 
 The folder it loads is the one training writes (``model.safetensors`` = θE, ``creation.safetensors`` = θC,
 ``perception.json`` = the heads' config, tasks, classes and the backbone's reference and fingerprint), and
-`save_pretrained` writes the same layout, optionally with a copy of the backbone in ``backbone/``.
+`save_pretrained` writes the same layout, optionally with a copy of the backbone in ``backbone/``. A
+checkpoint whose backbone trained (``--train-backbone lora|full``) also holds each head's UNet weights
+(``model_unet.safetensors``, ``creation_unet.safetensors``): the pipeline attaches them to the pretrained
+backbone, predicts with the chosen head's, and creates with the untouched generator (``ddim.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +20,7 @@ import torch
 
 from ..backbones import DiffusionBackbone, embedded_backbone_path
 from ..heads import PerceptionModel
-from .checkpoint import load_perception, read_perception_info, save_perception
+from .checkpoint import load_perception, load_unet_weights, read_perception_info, save_perception
 from .ddim import Generator, create_batch
 from .inference import BACKBONE_DIR, open_trained_backbone, predict_image_list, stored_backbone
 from .output import Diff2in1CreationOutput, Diff2in1Output, make_output
@@ -50,7 +54,8 @@ class Diff2in1Pipeline:
     """
 
     def __init__(self, backbone: DiffusionBackbone, heads: dict[str, PerceptionModel], info: dict[str, Any],
-                 which: str = THETA_E, backbone_source: str | None = None) -> None:
+                 which: str = THETA_E, backbone_source: str | None = None,
+                 unet_weights: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
         if THETA_E not in heads:
             raise ValueError(f"Diff2in1Pipeline needs a 'theta_e' head, got {sorted(heads)}")
         self.backbone = backbone
@@ -58,6 +63,7 @@ class Diff2in1Pipeline:
         self.info = info
         self.which = head_name(which)
         self.backbone_source = backbone_source or str(info["backbone"]["spec"])
+        self.unet_weights = unet_weights or {}  # each head's trained UNet weights, when the backbone trained
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, backbone: DiffusionBackbone | str | Path | None = None,
@@ -82,7 +88,8 @@ class Diff2in1Pipeline:
             heads[THETA_C] = load_perception(folder, which="creation")[0]
         opened = open_trained_backbone(folder, info, backbone, device, dtype)
         source = None if isinstance(backbone, DiffusionBackbone) else str(backbone or stored_backbone(folder, info))
-        return cls(opened, heads, info, which, source)
+        unet = {name: load_unet_weights(folder, _CHECKPOINT_NAME[name]) for name in heads} if opened.trained else None
+        return cls(opened, heads, info, which, source, unet)
 
     # ----------------------------------------------------------------- description
 
@@ -126,8 +133,17 @@ class Diff2in1Pipeline:
         if include_backbone:
             spec.update(spec=_copy_backbone(self._source_path(), folder / BACKBONE_DIR), included=True)
         info = {k: v for k, v in self.info.items() if k not in ("model", "has_creation")}
-        save_perception(folder, self.heads[THETA_E], {**info, "backbone": spec}, creation=self.heads.get(THETA_C))
+        unet = {_CHECKPOINT_NAME[name]: weights for name, weights in self.unet_weights.items()} or None
+        save_perception(folder, self.heads[THETA_E], {**info, "backbone": spec}, creation=self.heads.get(THETA_C),
+                        unet=unet)
         return folder
+
+    def _unet_of_head(self) -> contextlib.AbstractContextManager:
+        """The UNet weights trained with the head in use (θC's when it is θC), for the block."""
+        weights = self.unet_weights.get(self.which) or self.unet_weights.get(THETA_E)
+        if self.backbone.trained is None or weights is None:
+            return contextlib.nullcontext()
+        return self.backbone.trained.weights(weights)
 
     def _reference(self) -> str:
         source = self.backbone_source
@@ -163,7 +179,8 @@ class Diff2in1Pipeline:
         """
         tensors, batched = as_image_list(images)
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        rows = predict_image_list(self.backbone, self.head, tensors, captions, ensemble, batch_size, generator)
+        with self._unet_of_head():
+            rows = predict_image_list(self.backbone, self.head, tensors, captions, ensemble, batch_size, generator)
         return make_output(self.head, rows, batched, output_type)
 
     # ----------------------------------------------------------------- creation
@@ -201,8 +218,9 @@ class Diff2in1Pipeline:
                       eta: float, guidance_scale: float, generator: Generator) -> tuple[list, list]:
         placed = [to_canvas(image, self.backbone.sample_size) for image in tensors]
         canvases = torch.stack([canvas for canvas, _ in placed])
-        out, preds = create_batch(self.backbone, self.head, canvases, captions, t_star, steps, eta,
-                                  guidance_scale, generator)
+        with self._unet_of_head():
+            out, preds = create_batch(self.backbone, self.head, canvases, captions, t_star, steps, eta,
+                                      guidance_scale, generator)
         images, rows = [], []
         for row, (_, placement) in enumerate(placed):
             images.append(canvas_to_image(out[row:row + 1], placement))

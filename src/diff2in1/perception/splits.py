@@ -101,7 +101,9 @@ def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
 
 
 def features_of(backbone: DiffusionBackbone, batch: dict[str, Any], use_captions: bool = True,
-                generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    """One frozen UNet pass on images in [0, 1] (scaled to [-1, 1]); captions where the backbone takes text."""
+                generator: torch.Generator | None = None, grad: bool = False) -> list[torch.Tensor]:
+    """One UNet pass on images in [0, 1] (scaled to [-1, 1]); captions where the backbone takes text.
+    ``grad``: gradients reach the UNet's trained weights (a run that trains the backbone)."""
     captions = list(batch["caption"]) if use_captions and backbone.takes_text and "caption" in batch else None
-    return backbone.extract_features(batch["image"] * 2 - 1, captions=captions, generator=generator)
+    extract = backbone.perception_features if grad else backbone.extract_features
+    return extract(batch["image"] * 2 - 1, captions=captions, generator=generator)

@@ -79,6 +79,10 @@ class HeadTrainingConfig:
     mixed_precision: str = option("no", "accelerate mixed precision", choices=["no", "fp16", "bf16"])
     seed: int = option(0, "seed of the labelled subset, the batch order and augmentation")
     progress: bool = option(True, "show progress bars")
+    backbone_lr_scale: float = option(0.01, "learning rate of the UNet's weights under --train-backbone full, as a "
+                                      "share of --lr (VPD's 0.01); LoRA adapters train at --lr")
+    gradient_checkpointing: bool = option(False, "recompute the trained UNet's activations in backward: less memory "
+                                          "(Stable Diffusion on one GPU), slower steps")
 
 
 @dataclass
@@ -92,3 +96,11 @@ class WarmupConfig(HeadTrainingConfig):
                                  "multi-task works) or uncertainty (Kendall et al.'s learned log-variances); "
                                  "improve keeps the warm-up's", choices=["fixed", "uncertainty"])
     flip: bool = option(True, "random horizontal flips (normals' x negated)")
+    train_backbone: str = option("none", "what of the diffusion UNet trains with the heads: none (the release: frozen "
+                                 "features, cached), lora (peft adapters) or full (every weight, at "
+                                 "--backbone-lr-scale); improve continues what the warm-up trained",
+                                 choices=["none", "lora", "full"])
+    lora_rank: int = option(8, "rank of the LoRA adapters (--train-backbone lora)")
+    lora_alpha: float = option(8.0, "LoRA scale numerator: the adapters' update is scaled by alpha / rank")
+    lora_targets: list[str] = option(["to_q", "to_k", "to_v", "to_out.0", "conv1", "conv2"],
+                                     "UNet module names that get adapters (attention projections and ResNet convs)")

@@ -1,4 +1,7 @@
-"""The state a head-training run (warm-up, improve) starts from: accelerator, frozen backbone, data splits.
+"""The state a head-training run (warm-up, improve) starts from: accelerator, backbone, data splits.
+
+The backbone is frozen unless ``train_backbone`` names a trained part (``backbone_training.py``): then
+its features are streamed with gradients instead of cached.
 
 The labelled training images (``--num-labelled``, less ``--val-fraction``), the evaluation split
 (``--eval-split``) and the backbone are opened here, and any of them that comes out empty is refused
@@ -12,6 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..backbones.adapters import attach_trained_unet
 from ..heads import PerceptionModel
 from ..perception.evaluation import FeatureSource, evaluate
 from ..perception.splits import backbone_info, labelled_subsets, open_backbone, open_split, unlabelled_subset
@@ -26,11 +30,14 @@ from .step import make_accelerator, writes
 class HeadTraining:
     """The state of a head-training run that warm-up and improve share: backbone, data splits, accelerator."""
 
-    def __init__(self, config: HeadTrainingConfig, out: Path):
+    def __init__(self, config: HeadTrainingConfig, out: Path, train_backbone: dict[str, Any] | None = None):
         self.config, self.out = config, out
         self.accelerator = make_accelerator(config, out)
         self.backbone = open_backbone(config.backbone, config.backbone_kind, self.accelerator.device, config.timestep,
                                       config.feature_taps)
+        self.base_fingerprint = self.backbone.fingerprint()
+        self.trained = attach_trained_unet(self.backbone, train_backbone or {"mode": "none"}, config.seed,
+                                           config.gradient_checkpointing)
         size = self.backbone.sample_size
         full = open_split(config.dataset, config.data, "train", config.tasks or None, size)
         self.tasks = check_tasks(config.tasks or full.tasks, where="--tasks")
@@ -70,15 +77,20 @@ class HeadTraining:
     def source(self, dataset, augmentation: Augmentation, start_step: int = 0) -> BatchSource:
         config, accelerator = self.config, self.accelerator
         folder = config.cache_dir or (str(self.out / "features") if config.cache_storage == "disk" else None)
-        return BatchSource(self.backbone, dataset, augmentation, config.seed, config.cache_features, folder,
-                           config.progress and self.writes, start_step, storage=config.cache_storage,
+        trains = self.trained is not None  # a changing UNet: streamed features, with gradients
+        return BatchSource(self.backbone, dataset, augmentation, config.seed, config.cache_features and not trains,
+                           folder, config.progress and self.writes, start_step, storage=config.cache_storage,
                            num_workers=config.num_workers,
-                           process=(accelerator.process_index, accelerator.num_processes))
+                           process=(accelerator.process_index, accelerator.num_processes), grad=trains)
 
     def info(self) -> dict[str, Any]:
+        backbone = backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone,
+                                 self.config.feature_taps)
+        backbone["fingerprint"] = self.base_fingerprint  # the pretrained weights; a trained part is named apart
+        if self.trained is not None:
+            backbone["trained"] = self.trained.describe()
         return {"tasks": self.tasks, "classes": self.classes, "dataset": self.config.dataset, "data": self.config.data,
-                "backbone": backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone,
-                                          self.config.feature_taps)}
+                "backbone": backbone}
 
     def evaluate(self, models: dict[str, PerceptionModel], flip: bool = False,
                  features: FeatureSource | None = None) -> dict[str, dict]:

@@ -26,9 +26,11 @@ STATE_DIR = "train_state"
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float, steps: int, warmup: int,
-                   schedule: str = "cosine"):
-    """AdamW with a linear warm-up, then cosine decay to 1% of ``lr`` (or ``schedule='constant'``)."""
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+                   schedule: str = "cosine", extra_groups: list[dict[str, Any]] | None = None):
+    """AdamW with a linear warm-up, then cosine decay to 1% of ``lr`` (or ``schedule='constant'``);
+    ``extra_groups``: further parameter groups (their own ``lr``) that follow the same schedule."""
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad]}, *(extra_groups or [])]
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
     def factor(step: int) -> float:
         if step < warmup:

@@ -110,8 +110,10 @@ class BatchSource:
 
     def __init__(self, backbone: DiffusionBackbone, dataset: Dataset, augmentation: Augmentation, seed: int,
                  cache: bool = True, cache_dir: str | Path | None = None, progress: bool = True, start_step: int = 0,
-                 *, storage: str = "ram", num_workers: int = 0, process: tuple[int, int] = (0, 1)):
+                 *, storage: str = "ram", num_workers: int = 0, process: tuple[int, int] = (0, 1),
+                 grad: bool = False):
         self.backbone, self.augmentation, self.dataset, self.seed = backbone, augmentation, dataset, seed
+        self.grad = grad  # streamed features carry gradients to a trained UNet
         self.calls, self.num_workers, self.process = start_step, num_workers, process
         self.order = StreamOrder(len(dataset), seed)
         self.cache: FeatureCache | None = None
@@ -165,4 +167,4 @@ class BatchSource:
             captions = batch.get("caption") if self.backbone.takes_text else None
             return self.cache.get(batch["index"], batch.get("flipped"), images=batch["image"], captions=captions)
         generators = [step_generator(self.seed + 1, int(p)) for p in batch["position"]]
-        return features_of(self.backbone, batch, generator=generators)
+        return features_of(self.backbone, batch, generator=generators, grad=self.grad)

@@ -14,7 +14,9 @@ holds the rules the loops follow so that they follow the same ones:
   scaler), and ``step(loss)`` does backward (scaled under fp16), optional clipping (``max_grad_norm``
   > 0, unscaled first), optimizer step, schedule step, zero-grad and the EMA update of the unwrapped
   model. It returns {"lr": ...} plus "grad_norm" when clipping and "loss_scale" under fp16, and counts
-  ``trainer.steps`` (from ``steps``, the step a resumed run continues from). A step the fp16 scaler
+  ``trainer.steps`` (from ``steps``, the step a resumed run continues from). ``after_backward`` runs
+  between backward and the step (averaging a trained UNet's gradients over processes); ``ema_of``: the
+  module the EMA follows when it is more than the model (the heads and a trained UNet part). A step the fp16 scaler
   skips (inf/NaN gradients) still counts and still moves the schedule. The schedule is not prepared:
   accelerate would step it once per process, and the learning rate must be a function of the step
   count alone for resume to be exact.
@@ -37,6 +39,7 @@ written by the main one; ``loop.RunLog`` writes log.csv, eval.csv and the tracke
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +86,10 @@ class TrainStep:
     """The optimizer step of a training loop; see the module docstring."""
 
     def __init__(self, accelerator, model: nn.Module, optimizer: torch.optim.Optimizer, schedule,
-                 ema: EMA | None = None, max_grad_norm: float = 0.0, steps: int = 0):
+                 ema: EMA | None = None, max_grad_norm: float = 0.0, steps: int = 0,
+                 ema_of: nn.Module | None = None, after_backward: Callable[[], None] | None = None):
         self.accelerator, self.schedule, self.ema, self.max_grad_norm = accelerator, schedule, ema, max_grad_norm
+        self.ema_of, self.after_backward = ema_of, after_backward
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
         self.steps = steps  # optimizer steps taken, counting those before a resume
         if ema is not None:
@@ -102,6 +107,8 @@ class TrainStep:
         """Backward, clip, step, schedule, zero-grad, EMA; returns lr (+ grad_norm, loss_scale)."""
         logs: dict[str, float] = {}
         self.accelerator.backward(loss)
+        if self.after_backward is not None:
+            self.after_backward()
         if self.max_grad_norm > 0:
             norm = self.accelerator.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
             logs["grad_norm"] = float(norm)
@@ -109,7 +116,7 @@ class TrainStep:
         self.schedule.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
-            self.ema.update(self.plain)
+            self.ema.update(self.ema_of if self.ema_of is not None else self.plain)
         self.steps += 1
         logs["lr"] = self.schedule.get_last_lr()[0]
         scaler = self.accelerator.scaler

@@ -1,4 +1,5 @@
-"""`diff2in1 warmup`: train the aggregator and task heads on labelled data, the diffusion backbone frozen."""
+"""`diff2in1 warmup`: train the aggregator and task heads on labelled data; the diffusion backbone stays frozen
+(the release) or trains with them (``--train-backbone lora|full``, VPD's way)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import INFO_FILE, load_perception, save_perception
 from .augment import Augmentation
+from .backbone_training import average_gradients, param_groups, warmup_settings
 from .configs import WarmupConfig
 from .fit import fit
 from .head_training import HeadTraining
@@ -29,36 +31,51 @@ def new_model(run: HeadTraining, config: WarmupConfig) -> PerceptionModel:
 
 
 def _warmup_loss(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> tuple[torch.Tensor, dict[str, float]]:
-    """This process's loss on its shard of the next global batch (features outside the autocast)."""
+    """This process's loss on its shard of the next global batch (a frozen backbone's features outside
+    the autocast, at full precision; a trained one's inside it, as the heads)."""
     batch = source.next(run.config.batch_size)
-    features = source.features(batch)
+    frozen = run.trained is None
+    features = source.features(batch) if frozen else None
     with trainer.autocast():
+        features = features if frozen else source.features(batch)
         preds = trainer.model(features, tuple(batch["image"].shape[-2:]))
         return trainer.plain.loss(preds, batch)
+
+
+def _modules(run: HeadTraining, model: torch.nn.Module) -> dict[str, torch.nn.Module]:
+    """What the train state holds: the heads, and the UNet's trained weights when the backbone trains."""
+    return {"model": model, **({"unet": run.trained.module} if run.trained is not None else {})}
+
+
+def _save_checkpoint(run: HeadTraining, model: PerceptionModel, step: int) -> None:
+    unet = {"model": run.trained.state_dict()} if run.trained is not None else None
+    save_perception(run.out / "checkpoint", model, {**run.info(), "stage": "warmup", "step": step}, unet=unet)
 
 
 def _save(run: HeadTraining, trainer: TrainStep, step: int) -> None:
     rng = rng_states(run.accelerator)  # a collective: every process takes part, the main one writes
     if run.writes:
-        save_train_state(run.out, {"model": trainer.plain}, trainer.optimizer, trainer.schedule, step,
+        save_train_state(run.out, _modules(run, trainer.plain), trainer.optimizer, trainer.schedule, step,
                          data=run.data_order(), rng=rng)
-        save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "warmup", "step": step})
+        _save_checkpoint(run, trainer.plain, step)
 
 
 def _start(config: WarmupConfig) -> tuple[HeadTraining, TrainStep, RunLog]:
     out = Path(config.out)
     if not config.resume and (out / "train_state").exists():
         raise FileExistsError(f"{out}: a run already exists there; pass --resume to continue it or choose --out")
-    run = HeadTraining(config, out)
+    run = HeadTraining(config, out, train_backbone=warmup_settings(config))
     if config.resume and (out / "checkpoint" / INFO_FILE).is_file():
         load_perception(out / "checkpoint", tasks=run.tasks)  # a changed --tasks fails naming both task sets
     if run.writes:
         write_yaml(out / "config.yaml", config_to_dict(config))
     model = new_model(run, config)
-    optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup)
-    step = resume_train_state(out, {"model": model}, optimizer, schedule, data=run.data_order(),
+    optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup,
+                                         extra_groups=param_groups(run.trained, config.lr, config.backbone_lr_scale))
+    step = resume_train_state(out, _modules(run, model), optimizer, schedule, data=run.data_order(),
                               accelerator=run.accelerator) if config.resume else 0
-    trainer = TrainStep(run.accelerator, model, optimizer, schedule, steps=step)
+    trainer = TrainStep(run.accelerator, model, optimizer, schedule, steps=step,
+                        after_backward=lambda: average_gradients(run.trained, run.accelerator))
     return run, trainer, RunLog(run.accelerator, out, "warmup", config, step)
 
 
@@ -71,7 +88,7 @@ def train_warmup(config: WarmupConfig) -> Path:
         evaluate=lambda: flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {})),
         save=lambda: _save(run, trainer, trainer.steps))
     if trainer.steps == 0 and run.writes:  # --steps 0: the freshly initialised head is the checkpoint (a baseline)
-        save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "warmup", "step": 0})
+        _save_checkpoint(run, trainer.plain, 0)
     metrics = run.evaluate({"model": trainer.plain}).get("model", {})
     log.evaluation({"step": trainer.steps, **flat_metrics(metrics)})
     if run.writes:
