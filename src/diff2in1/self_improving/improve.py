@@ -5,7 +5,10 @@ images, real unlabelled images) whose targets come from θC (creation), an EMA o
 more than the student: θC averages its predictions over several views of a sample (mirror, crops, noise
 draws: ``teacher_views``) while θE sees one perturbed view; targets are soft (``pseudo_loss.py``). Real
 samples get the same views, so the control (``--pseudo-batch-size 0``) has the same augmentation.
-The frozen UNet runs once per (image, view); with ``--cache-features`` each pair is computed once.
+The frozen UNet runs once per (image, view); with ``--cache-features`` each pair is computed once. When
+the warm-up trained the backbone (``--train-backbone lora|full``) improve trains it on: θC is the EMA of
+θE's heads and trained UNet weights, the student's features are streamed through θE's UNet with
+gradients, and θC labels and is scored with its own UNet weights.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -20,9 +24,10 @@ import torch
 from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
-from ..perception.checkpoint import load_perception, read_perception_info, save_perception
+from ..perception.checkpoint import load_perception, load_unet_weights, read_perception_info, save_perception
 from ..perception.evaluation import FeatureSource
 from ..perception.splits import unlabelled_subset
+from ..training.backbone_training import average_gradients, param_groups
 from ..training.ema import EMA
 from ..training.fit import fit
 from ..training.head_training import HeadTraining
@@ -59,12 +64,44 @@ def teacher_view_list(config: ImproveConfig) -> list[int]:
             "clean": [CLEAN], "noise": [SECOND_NOISE]}[config.teacher_views]
 
 
+class HeadsAndUNet(torch.nn.Module):
+    """What θC averages when the backbone trains: the heads and the UNet's trained weights."""
+
+    def __init__(self, heads: PerceptionModel, unet: torch.nn.Module):
+        super().__init__()
+        self.heads, self.unet = heads, unet
+
+
 def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA]:
+    """θE, and θC as the EMA of θE (of its heads, and of its trained UNet weights when the backbone trains)."""
     model, _ = load_perception(config.warmup, tasks=run.tasks, which="model")
     theta_c, _ = load_perception(config.warmup, tasks=run.tasks, which="creation")
-    ema = EMA(model, decay=config.ema_decay, every=config.ema_every, warmup=config.ema_warmup)
-    ema.shadow.load_state_dict(theta_c.state_dict())
-    return model.to(run.accelerator.device), ema
+    model = model.to(run.accelerator.device)
+    if run.trained is None:
+        ema = EMA(model, decay=config.ema_decay, every=config.ema_every, warmup=config.ema_warmup)
+        ema.shadow.load_state_dict(theta_c.state_dict())
+        return model, ema
+    where = str(Path(config.warmup) / "model_unet.safetensors")
+    run.trained.load_state_dict(load_unet_weights(config.warmup, "model"), where=where)
+    ema = EMA(HeadsAndUNet(model, run.trained.module), decay=config.ema_decay, every=config.ema_every,
+              warmup=config.ema_warmup)
+    ema.shadow.heads.load_state_dict(theta_c.state_dict())
+    theta_c_unet = load_unet_weights(config.warmup, "creation")
+    with torch.no_grad():
+        for name, param in ema.shadow.unet.tensors().items():
+            param.copy_(theta_c_unet[name])
+    return model, ema
+
+
+def theta_c_heads(ema: EMA) -> PerceptionModel:
+    return ema.shadow.heads if isinstance(ema.shadow, HeadsAndUNet) else ema.shadow
+
+
+def theta_c_unet(run: HeadTraining, ema: EMA) -> contextlib.AbstractContextManager:
+    """θC's UNet weights for the block when the backbone trains (θE's are back after it)."""
+    if run.trained is None:
+        return contextlib.nullcontext()
+    return run.trained.weights(ema.shadow.unet.tensors())
 
 
 def _teacher(run: HeadTraining, config: ImproveConfig, theta_c: PerceptionModel) -> torch.nn.Module:
@@ -72,6 +109,9 @@ def _teacher(run: HeadTraining, config: ImproveConfig, theta_c: PerceptionModel)
     def fixed(path: str) -> PerceptionModel:
         return load_perception(path, tasks=run.tasks, which="model")[0].eval().to(run.accelerator.device)
 
+    if run.trained is not None and (config.teacher or config.teacher_heads):
+        raise ValueError("--teacher and --teacher-heads label with other checkpoints' heads, which would need "
+                         "their own trained UNets; with a warm-up that trained its backbone θC labels alone")
     if config.teacher:
         return fixed(config.teacher)
     if config.teacher_heads:
@@ -130,33 +170,49 @@ def _real_loss(trainer: TrainStep, pool: Pool, step: int, size: int, device) -> 
     return trainer.plain.loss(preds, targets)
 
 
-def _pseudo_loss(trainer: TrainStep, teacher: torch.nn.Module, pool: Pool, step: int, config: ImproveConfig,
-                 device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict]:
-    model = trainer.plain
+def _pseudo_targets(trainer: TrainStep, teacher: torch.nn.Module, pool: Pool, step: int, config: ImproveConfig,
+                    device, bank: TargetBank | None, teacher_unet: Callable[[], contextlib.AbstractContextManager]):
+    """This process's pseudo rows of the step, and θC's targets for them (None: they have real labels)."""
     rows, views, params = pool.draw(config.pseudo_batch_size, step, shard(config.pseudo_batch_size, trainer.accelerator))
-    size = pool.size
-    features = pool.store.get(rows, views)
-    preds = trainer.model(features, size)
     if config.labels == "stored" or config.unlabelled_labels == "ground_truth":
+        return rows, views, params, None
+    with teacher_unet():
+        if bank is not None:
+            if step % config.teacher_every == 0 or not bank.filled:  # a resumed run refreshes at once
+                bank.refresh(teacher)
+            return rows, views, params, bank.get(rows, device)
+        full = ensemble_targets(teacher, pool.store, rows, teacher_view_list(config), pool.size,
+                                config.teacher_flip_weight)
+    return rows, views, params, full
+
+
+def _pseudo_loss(trainer: TrainStep, pool: Pool, drawn, config: ImproveConfig, device) -> tuple[torch.Tensor, dict]:
+    model = trainer.plain
+    rows, views, params, full = drawn
+    preds = trainer.model(pool.store.get(rows, views), pool.size)
+    if full is None:
         loss, logs = model.loss(preds, warp_targets(pool.labels(rows, device), params))
         return loss, {f"pseudo/{k}": v for k, v in logs.items()}
-    if bank is not None:
-        if step % config.teacher_every == 0 or not bank.filled:  # a resumed run refreshes at once
-            bank.refresh(teacher)
-        full = bank.get(rows, device)
-    else:
-        full = ensemble_targets(teacher, pool.store, rows, teacher_view_list(config), size, config.teacher_flip_weight)
     return pseudo_loss(model, preds, targets_in_view(full, params), config.soft_labels, config.cos_mask,
                        config.semseg_threshold, config.pseudo_tasks)
 
 
 def step_loss(trainer: TrainStep, teacher: torch.nn.Module, pools: tuple[Pool, Pool | None], step: int,
-              config: ImproveConfig, device, bank: TargetBank | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """This process's loss on its rows of the step's real and pseudo batches (both global sizes)."""
+              config: ImproveConfig, device, bank: TargetBank | None = None,
+              teacher_unet: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+              ) -> tuple[torch.Tensor, dict[str, float]]:
+    """This process's loss on its rows of the step's real and pseudo batches (both global sizes).
+
+    θC labels first: with a trained backbone ``teacher_unet`` swaps θC's UNet weights in and out, which
+    must happen before the student's forward keeps θE's for its backward.
+    """
     real_pool, pseudo_pool = pools
+    drawn = None
+    if pseudo_pool is not None:
+        drawn = _pseudo_targets(trainer, teacher, pseudo_pool, step, config, device, bank, teacher_unet)
     loss, logs = _real_loss(trainer, real_pool, step, config.batch_size, device)
     if pseudo_pool is not None:
-        extra, extra_logs = _pseudo_loss(trainer, teacher, pseudo_pool, step, config, device, bank)
+        extra, extra_logs = _pseudo_loss(trainer, pseudo_pool, drawn, config, device)
         loss = loss + config.pseudo_weight * extra
         logs = {**logs, **extra_logs, "total": float(loss.detach())}
     return loss, logs
@@ -189,28 +245,41 @@ def _remove_bank(run: HeadTraining) -> None:
         _bank_folder(run).parent.rmdir()
 
 
+def _modules(run: HeadTraining, model: PerceptionModel, ema: EMA) -> dict[str, torch.nn.Module]:
+    """What the train state holds: θE, θC and, when the backbone trains, θE's UNet weights."""
+    return {"model": model, "creation": ema.shadow, **({"unet": run.trained.module} if run.trained is not None else {})}
+
+
 def _save(run: HeadTraining, trainer: TrainStep, ema: EMA, config: ImproveConfig) -> None:
     rng = rng_states(run.accelerator)  # a collective: every process takes part, the main one writes
     if run.writes:
-        save_train_state(run.out, {"model": trainer.plain, "creation": ema.shadow}, trainer.optimizer, trainer.schedule,
+        save_train_state(run.out, _modules(run, trainer.plain, ema), trainer.optimizer, trainer.schedule,
                          trainer.steps, ema=ema, data=run.data_order(), rng=rng)
+        unet = None if run.trained is None else {"model": run.trained.state_dict(),
+                                                 "creation": {k: v.detach() for k, v in ema.shadow.unet.tensors().items()}}
         save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "improve", "step": trainer.steps,
-                                                                "preset": config.preset or "default"}, creation=ema.shadow)
+                                                                "preset": config.preset or "default"},
+                        creation=theta_c_heads(ema), unet=unet)
 
 
 def _start(config: ImproveConfig) -> tuple[HeadTraining, TrainStep, EMA]:
     out = Path(config.out)
     if not config.resume and (out / "train_state").exists():
         raise FileExistsError(f"{out}: a run already exists there; pass --resume to continue it or choose --out")
-    run = HeadTraining(config, out)
+    trained = read_perception_info(config.warmup)["backbone"].get("trained")  # improve trains what the warm-up did
+    run = HeadTraining(config, out, train_backbone=trained)
     if run.writes:
         write_yaml(out / "config.yaml", config_to_dict(config))
     model, ema = _load_heads(run, config)
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup,
-                                         config.lr_schedule)
-    step = resume_train_state(out, {"model": model, "creation": ema.shadow}, optimizer, schedule, ema=ema,
+                                         config.lr_schedule,
+                                         extra_groups=param_groups(run.trained, config.lr, config.backbone_lr_scale))
+    step = resume_train_state(out, _modules(run, model, ema), optimizer, schedule, ema=ema,
                               data=run.data_order(), accelerator=run.accelerator) if config.resume else 0
-    return run, TrainStep(run.accelerator, model, optimizer, schedule, ema=ema, steps=step), ema
+    trainer = TrainStep(run.accelerator, model, optimizer, schedule, ema=ema, steps=step,
+                        ema_of=HeadsAndUNet(model, run.trained.module) if run.trained is not None else None,
+                        after_backward=lambda: average_gradients(run.trained, run.accelerator))
+    return run, trainer, ema
 
 
 def train_improve(config: ImproveConfig) -> Path:
@@ -219,7 +288,7 @@ def train_improve(config: ImproveConfig) -> Path:
     run, trainer, ema = _start(config)
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed, config.view_shift)
     pools = _pools(run, config, bank)
-    theta_c = ema.shadow  # θC, the EMA of θE
+    theta_c = theta_c_heads(ema)  # θC, the EMA of θE
     teacher = _teacher(run, config, theta_c)
     target_bank = _target_bank(run, config, pools[1])
     log = RunLog(run.accelerator, run.out, "improve", config, trainer.steps)
@@ -228,15 +297,24 @@ def train_improve(config: ImproveConfig) -> Path:
 
     def loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
         with trainer.autocast():
-            return step_loss(trainer, teacher, pools, step, config, device, target_bank)
+            return step_loss(trainer, teacher, pools, step, config, device, target_bank,
+                             teacher_unet=lambda: theta_c_unet(run, ema))
+
+    def both(flip: bool = False) -> dict[str, dict]:
+        """θE's and θC's metrics, each on its own UNet weights when the backbone trains."""
+        if run.trained is None:
+            return run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, flip=flip, features=evaluation)
+        metrics = run.evaluate({"theta_e": trainer.plain}, flip=flip, features=evaluation)
+        with theta_c_unet(run, ema):
+            return {**metrics, **run.evaluate({"theta_c": theta_c}, flip=flip, features=evaluation)}
 
     def evaluate() -> dict[str, float]:
-        metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, features=evaluation)
+        metrics = both()
         return {**flat_metrics(metrics.get("theta_e", {}), "E:"), **flat_metrics(metrics.get("theta_c", {}), "C:")}
 
     fit(run, trainer, log, "improve", loss, evaluate, save=lambda: _save(run, trainer, ema, config))
     _remove_bank(run)
-    metrics = run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, flip=config.eval_flip, features=evaluation)
+    metrics = both(flip=config.eval_flip)
     if run.writes:
         write_json(run.out / "metrics.json", {"split": config.eval_split, "step": trainer.steps,
                                               "preset": config.preset or "default", "metrics": metrics})

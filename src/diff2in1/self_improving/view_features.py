@@ -40,7 +40,9 @@ class ViewFeatures:
         self.backbone, self.samples, self.bank, self.batch_size = backbone, samples, bank, batch_size
         self.keys = sample_keys(backbone, samples)
         self.folder = Path(folder) if folder else None
-        self.store = store  # False: compute on every request (an uncached run)
+        # A trained UNet's features change every step: computed on every request, with gradients in grad mode.
+        self.live = backbone.trained is not None
+        self.store = store and not self.live  # False: compute on every request (an uncached run)
         self.tables: dict[int, RamStore | DiskStore] = {}
         self.computed = 0  # UNet passes run, one per entry
 
@@ -90,8 +92,23 @@ class ViewFeatures:
             out.update({(i, view): [level[k] for level in levels] for k, i in enumerate(rows)})
         return out
 
+    def _live_features(self, indices: torch.Tensor, views: torch.Tensor) -> list[torch.Tensor]:
+        """A trained UNet's features of the pairs, in one pass (gradients reach it in grad mode)."""
+        params = self.params(indices, views)
+        batch = self.samples.read(indices)
+        images = apply_view(batch["image"].to(self.backbone.device), params)
+        captions = list(batch["caption"]) if self.backbone.takes_text and "caption" in batch else None
+        generators = [torch.Generator().manual_seed(seed) for seed in params.noise_seeds]
+        self.computed += len(indices)
+        return self.backbone.perception_features(images * 2 - 1, captions=captions, generator=generators)
+
     def get(self, indices: torch.Tensor, views: torch.Tensor, device: torch.device | None = None) -> list[torch.Tensor]:
         """Features (float32, on ``device``) of images ``indices`` (B,) in views ``views`` (B,)."""
+        if self.live:  # without gradients (θC, evaluation) in passes of at most ``batch_size`` images
+            size = len(indices) if torch.is_grad_enabled() else self.batch_size
+            parts = [self._live_features(indices[i:i + size], views[i:i + size]) for i in range(0, len(indices), size)]
+            return [torch.cat([part[level] for part in parts]).float().to(device or self.backbone.device)
+                    for level in range(len(parts[0]))]
         pairs = list(zip(indices.tolist(), views.tolist()))
         missing = sorted(p for p in set(pairs) if not self._held(*p))
         held = self._compute(missing)
