@@ -24,7 +24,8 @@ class EvaluateConfig:
 
 
 def evaluate_checkpoint(config: EvaluateConfig) -> dict:
-    """Metrics of θE and / or θC on a split, as training scores them; one UNet pass per batch serves both."""
+    """Metrics of θE and / or θC on a split, as training scores them; one UNet pass per batch serves both
+    (a pass per head when the backbone trained: each head has its own UNet weights)."""
     from pathlib import Path
 
     from ..fileio import write_json
@@ -37,7 +38,14 @@ def evaluate_checkpoint(config: EvaluateConfig) -> dict:
     pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint, device=available_device())
     models = {name: pipe.heads.get(name, pipe.heads[THETA_E]) for name in names}
     dataset = open_split(config.dataset, config.data, config.split, pipe.tasks, pipe.backbone.sample_size)
-    metrics = evaluate(pipe.backbone, models, dataset, flip=config.flip, batch_size=config.batch_size)
+    if pipe.backbone.trained is None:
+        metrics = evaluate(pipe.backbone, models, dataset, flip=config.flip, batch_size=config.batch_size)
+    else:  # each head reads its own trained UNet
+        metrics = {}
+        for name, model in models.items():
+            with pipe.unet_of(name):
+                metrics.update(evaluate(pipe.backbone, {name: model}, dataset, flip=config.flip,
+                                        batch_size=config.batch_size))
     out = Path(config.out or Path(config.checkpoint) / f"metrics-{config.split}.json")
     write_json(out, {"checkpoint": config.checkpoint, "split": config.split, "flip": config.flip, "metrics": metrics})
     return {"path": str(out), "metrics": metrics}

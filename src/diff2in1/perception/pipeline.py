@@ -138,9 +138,11 @@ class Diff2in1Pipeline:
                         unet=unet)
         return folder
 
-    def _unet_of_head(self) -> contextlib.AbstractContextManager:
-        """The UNet weights trained with the head in use (θC's when it is θC), for the block."""
-        weights = self.unet_weights.get(self.which) or self.unet_weights.get(THETA_E)
+    def unet_of(self, which: str | None = None) -> contextlib.AbstractContextManager:
+        """For the block, the UNet weights trained with head ``which`` (default: the one in use); nothing to
+        do when the backbone did not train."""
+        name = head_name(which) if which else self.which
+        weights = self.unet_weights.get(name) or self.unet_weights.get(THETA_E)
         if self.backbone.trained is None or weights is None:
             return contextlib.nullcontext()
         return self.backbone.trained.weights(weights)
@@ -179,7 +181,7 @@ class Diff2in1Pipeline:
         """
         tensors, batched = as_image_list(images)
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        with self._unet_of_head():
+        with self.unet_of():
             rows = predict_image_list(self.backbone, self.head, tensors, captions, ensemble, batch_size, generator)
         return make_output(self.head, rows, batched, output_type)
 
@@ -218,7 +220,7 @@ class Diff2in1Pipeline:
                       eta: float, guidance_scale: float, generator: Generator) -> tuple[list, list]:
         placed = [to_canvas(image, self.backbone.sample_size) for image in tensors]
         canvases = torch.stack([canvas for canvas, _ in placed])
-        with self._unet_of_head():
+        with self.unet_of():
             out, preds = create_batch(self.backbone, self.head, canvases, captions, t_star, steps, eta,
                                       guidance_scale, generator)
         images, rows = [], []

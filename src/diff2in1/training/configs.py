@@ -100,6 +100,9 @@ class WarmupConfig(HeadTrainingConfig):
                                  "features, cached), lora (peft adapters) or full (every weight, at "
                                  "--backbone-lr-scale); improve continues what the warm-up trained",
                                  choices=["none", "lora", "full"])
+    init_heads: str = option("", "start the aggregator and heads from this perception checkpoint's θE (same tasks "
+                             "and head size) instead of afresh: e.g. heads warmed up on the frozen backbone, "
+                             "then trained on with --train-backbone (VPD's two stages)")
     lora_rank: int = option(8, "rank of the LoRA adapters (--train-backbone lora)")
     lora_alpha: float = option(8.0, "LoRA scale numerator: the adapters' update is scaled by alpha / rank")
     lora_targets: list[str] = option(["to_q", "to_k", "to_v", "to_out.0", "conv1", "conv2"],

@@ -30,6 +30,15 @@ def new_model(run: HeadTraining, config: WarmupConfig) -> PerceptionModel:
                            loss_weighting=config.loss_weighting)
 
 
+def _load_heads(model: PerceptionModel, folder: str, tasks: list[str]) -> None:
+    """θE of checkpoint ``folder`` into ``model``; a head of another size or task set fails, naming both."""
+    start, _ = load_perception(folder, tasks=tasks)
+    if start.config() != model.config():
+        raise ValueError(f"--init-heads {folder}: its heads are {start.config()}, this run's {model.config()}; "
+                         f"pass the same --channels, --fuse-stride, --max-depth and --loss-weighting")
+    model.load_state_dict(start.state_dict())
+
+
 def _warmup_loss(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> tuple[torch.Tensor, dict[str, float]]:
     """This process's loss on its shard of the next global batch (a frozen backbone's features outside
     the autocast, at full precision; a trained one's inside it, as the heads)."""
@@ -70,6 +79,8 @@ def _start(config: WarmupConfig) -> tuple[HeadTraining, TrainStep, RunLog]:
     if run.writes:
         write_yaml(out / "config.yaml", config_to_dict(config))
     model = new_model(run, config)
+    if config.init_heads:
+        _load_heads(model, config.init_heads, run.tasks)
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup,
                                          extra_groups=param_groups(run.trained, config.lr, config.backbone_lr_scale))
     step = resume_train_state(out, _modules(run, model), optimizer, schedule, data=run.data_order(),

@@ -54,14 +54,30 @@ def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[st
 def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, float]]]:
     """{model: {task: {metric: value}}} of each model's θC on the validation split of ``config`` (the run's
     improve config: data, labelled subset, val_fraction, backbone), opened as the improve stage opens it."""
-    from ..perception.checkpoint import load_perception
+    from ..perception.checkpoint import load_perception, read_perception_info
     from ..self_improving.improve import with_warmup_taps
     from ..training.head_training import HeadTraining
 
     trainer = HeadTraining(dataclasses.replace(with_warmup_taps(config), eval_split="val"), Path(config.out))
+    if read_perception_info(config.warmup)["backbone"].get("trained"):
+        return _trained_backbone_scores(trainer, run)
     models = {model: load_perception(run / stage / "checkpoint", which="creation")[0].to(trainer.backbone.device)
               for model, stage in MODELS.items()}
     return trainer.evaluate(models)
+
+
+def _trained_backbone_scores(trainer: Any, run: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Each model's θC on its own trained UNet weights, on the validation split."""
+    from ..perception.evaluation import evaluate
+    from ..perception.pipeline import THETA_C, Diff2in1Pipeline
+
+    scores = {}
+    for model, stage in MODELS.items():
+        pipe = Diff2in1Pipeline.from_pretrained(run / stage / "checkpoint", which=THETA_C,
+                                                device=trainer.accelerator.device)
+        with pipe.unet_of(THETA_C):
+            scores.update(evaluate(pipe.backbone, {model: pipe.head}, trainer.eval_set, progress=False))
+    return scores
 
 
 def choose_and_export(config: Any, run: Path) -> dict[str, Any]:
