@@ -20,7 +20,8 @@ class DiffusionBackbone(nn.Module, ABC):
 
     Subclasses own a diffusers UNet (``self.unet``) and implement `encode`, `decode`, `encode_text` and
     `_forward_unet`. Every model the backbone holds is frozen (``requires_grad`` False, eval mode, also after
-    ``backbone.train()``); ``.to(device, dtype)`` moves it like any module.
+    ``backbone.train()``) until a trained part is attached to the UNet (``adapters.attach_trained_unet``:
+    LoRA adapters or every weight; then ``trained`` holds it); ``.to(device, dtype)`` moves it like any module.
 
     Args:
         unet: the denoising network (``UNet2DConditionModel`` or ``UNet2DModel``).

@@ -21,7 +21,7 @@ from ..training.configs import WarmupConfig
 
 SHARED_KEYS = ("data", "dataset", "tasks", "backbone", "backbone_kind", "timestep", "num_labelled", "labelled_seed",
                "seed", "batch_size", "channels", "fuse_stride", "flip", "cache_features", "eval_split", "val_fraction",
-               "mixed_precision", "progress")
+               "mixed_precision", "gradient_checkpointing", "progress")
 
 
 @dataclass
