@@ -16,6 +16,10 @@ of machine load hits both alike):
   release's recipe, features streamed (a UNet pass per (image, view)) and cached;
 - creation: `create_batch` vs a bare UNet forward loop over the same steps and batch
   (``creation_vs_bare_unet``);
+- trainable step (`speed_trainable.py`, not in the default --sections: ask for ``trainable``): one warm-up
+  step with the UNet frozen (``none``) or trained (``lora``, ``full``; with and without gradient checkpointing),
+  seconds per step and peak memory, each row in a process of its own (``speed_trainable.py`` alone writes
+  speed-<device>-trainable.json with the rooms and SD v1.5 sizes together);
 - peak memory: torch.cuda.max_memory_allocated per section on CUDA, the process's ru_maxrss on CPU.
 
 Sizes: ``embedded`` (the shipped rooms UNet), ``tiny`` (a tiny random Stable Diffusion: VAE and text
@@ -56,8 +60,10 @@ from diff2in1.training.sources import BatchSource, load_all
 from speed_harness import Bench, breakdown, device_name, device_tag, git_commit, table
 from speed_improve import bench_improve
 from speed_models import make_backbone, make_head, make_items
+from speed_trainable import bench_trainable, trainable_table
 
-SECTIONS = ["features", "warmup", "epoch", "improve", "creation"]
+SECTIONS = ["features", "warmup", "epoch", "improve", "creation", "trainable"]
+DEFAULT_SECTIONS = SECTIONS[:5]  # trainable: minutes of UNet backward passes per size; asked for by name
 
 
 @dataclass
@@ -76,7 +82,7 @@ class SpeedConfig:
     precision: str = option("fp32", "autocast dtype for the UNet and the heads", choices=["fp32", "bf16", "fp16"])
     channels_last: bool = option(False, "channels_last memory format for the UNet (and VAE) and the heads")
     compile: bool = option(False, "torch.compile the heads and the UNet's blocks outside the feature hooks")
-    sections: list[str] = option(list(SECTIONS), f"what to measure, of {SECTIONS}")
+    sections: list[str] = option(list(DEFAULT_SECTIONS), f"what to measure, of {SECTIONS}")
     out: str = option("bench/results", "folder of speed-<device>[-<size>][-<precision>].json and .md")
     update: bool = option(False, "replace only the figures of --sections in an existing result file; the other "
                           "sections keep theirs and who made them (sections_made_by)")
@@ -187,16 +193,21 @@ def bench_creation(bench: Bench, backbone: DiffusionBackbone, items: list[dict[s
 
 MEASURES = {"features": bench_features, "warmup": bench_warmup, "epoch": bench_epoch, "improve": bench_improve,
             "creation": bench_creation}
+ALONE = {"trainable": bench_trainable}  # rows in processes of their own: run before this one builds its backbone
 
 
 def measure(config: SpeedConfig, bench: Bench) -> tuple[dict[str, Any], DiffusionBackbone]:
     """Every section of ``config.sections`` on the backbone of ``config.size``."""
+    results: dict[str, Any] = {}
+    for name in [s for s in SECTIONS if s in config.sections and s in ALONE]:
+        with bench.section(name):
+            results.update(ALONE[name](bench))
+        print(f"{name}: done ({time.strftime('%H:%M:%S')})", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         backbone = make_backbone(config, bench.device, Path(folder))
         items = make_items(max(config.epoch_images, config.batch_size, config.creation_batch),
                            backbone.sample_size, config.seed)
-        results: dict[str, Any] = {}
-        for name in [s for s in SECTIONS if s in config.sections]:
+        for name in [s for s in SECTIONS if s in config.sections and s not in ALONE]:
             with bench.section(name):
                 results.update(MEASURES[name](bench, backbone, items))
             print(f"{name}: done ({time.strftime('%H:%M:%S')})", flush=True)
@@ -277,7 +288,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def write_markdown(results: dict[str, Any], target: Path) -> str:
     """The result file as a table, headed by how it was made (each section's run when they differ)."""
-    text = table(results)
+    text = table(results) + trainable_table(results)
     header = f"`{results['command']}`\n\ngit commit {results['git_commit']}, {results['machine']}"
     if len({(m["command"], m["git_commit"]) for m in results.get("sections_made_by", {}).values()}) > 1:
         header += "\n\nSections made by separate runs:\n" + "\n".join(

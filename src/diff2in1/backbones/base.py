@@ -320,7 +320,14 @@ class DiffusionBackbone(nn.Module, ABC):
         It changes when any config, weight, `feature_layers` or `perception_timestep` changes, and does not
         depend on the folder the models came from, the device, or a lossless dtype cast. Each weight tensor
         contributes its name, shape, a few elements verbatim and its sums (rounded, so that devices agree).
+
+        With a trained part attached it stays the pretrained weights' hash (the trained part has its own,
+        ``trained.fingerprint()``): it keys each image's identity and perception noise, which must not move
+        as the part trains (exact resume, one process or several, evaluation reproducing training's), and
+        no feature cache serves a trained UNet.
         """
+        if self.trained is not None:
+            return self.trained.base_fingerprint
         settings = {
             "scheduler": {k: v for k, v in self.scheduler.config.items() if not k.startswith("_")},
             "feature_layers": self.feature_layers,

@@ -37,9 +37,7 @@ def stored_backbone(folder: str | Path, info: dict[str, Any]) -> str:
 
 def check_fingerprint(folder: str | Path, info: dict[str, Any], backbone: DiffusionBackbone, source: str) -> None:
     """Refuse a backbone whose weights or feature settings differ from the ones the head was trained on."""
-    # A backbone that already holds a trained part is checked by the weights it was opened with.
-    found = backbone.trained.base_fingerprint if backbone.trained is not None else backbone.fingerprint()
-    expected = info["backbone"]["fingerprint"]
+    expected, found = info["backbone"]["fingerprint"], backbone.fingerprint()  # the pretrained weights
     if found != expected:
         raise ValueError(
             f"{Path(folder) / INFO_FILE}: the heads were trained on backbone {info['backbone']['spec']} "

@@ -35,7 +35,6 @@ class HeadTraining:
         self.accelerator = make_accelerator(config, out)
         self.backbone = open_backbone(config.backbone, config.backbone_kind, self.accelerator.device, config.timestep,
                                       config.feature_taps)
-        self.base_fingerprint = self.backbone.fingerprint()
         self.trained = attach_trained_unet(self.backbone, train_backbone or {"mode": "none"}, config.seed,
                                            config.gradient_checkpointing)
         size = self.backbone.sample_size
@@ -86,7 +85,6 @@ class HeadTraining:
     def info(self) -> dict[str, Any]:
         backbone = backbone_info(self.config.backbone, self.config.backbone_kind, self.backbone,
                                  self.config.feature_taps)
-        backbone["fingerprint"] = self.base_fingerprint  # the pretrained weights; a trained part is named apart
         if self.trained is not None:
             backbone["trained"] = self.trained.describe()
         return {"tasks": self.tasks, "classes": self.classes, "dataset": self.config.dataset, "data": self.config.data,
