@@ -174,7 +174,8 @@ def step_row(job: dict[str, Any]) -> dict[str, Any]:
         unet = sum(p.numel() for p in backbone.unet.parameters() if not _is_adapter(p, trained))
         return {"size": job["size"], "image_size": backbone.sample_size, "batch_size": batch_size,
                 "mode": job["mode"], "gradient_checkpointing": job["checkpointing"], "precision": job["precision"],
-                "s_per_step": seconds, "images_per_s": batch_size / seconds, "first_step_s": round(first, 4),
+                "s_per_step": seconds, "images_per_s": batch_size / seconds, "fastest_s_per_step": min(times),
+                "first_step_s": round(first, 4),
                 "timings_s": [round(t, 4) for t in times], "repeats": job["repeats"],
                 "peak_memory_mb": round(peak, 1), "memory_before_step_mb": round(before, 1),
                 "step_memory_mb": round(peak - before, 1), "memory_kind": kind,
@@ -271,18 +272,19 @@ def bench_trainable(bench: Any) -> dict[str, Any]:
     return {"trainable_step": rows, "trainable_comparisons": comparisons(rows)}
 
 
-def comparisons(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """Ratios of step time and step memory between rows of the same size (where both rows were measured)."""
-    out: dict[str, float] = {}
+def comparisons(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Ratios between rows of the same size (where both were measured): median and fastest step time, step
+    memory, peak memory; keyed ``<size>/<a>_vs_<b>``."""
+    out: dict[str, dict[str, float]] = {}
     sizes = list(dict.fromkeys(row["size"] for row in rows.values()))
     pairs = [("lora", "none"), ("full", "none"), ("full", "lora"), ("lora+gc", "lora"), ("full+gc", "full")]
     for size in sizes:
         for a, b in pairs:
             ra, rb = rows.get(f"{size}/{a}", {}), rows.get(f"{size}/{b}", {})
             if "s_per_step" in ra and "s_per_step" in rb:
-                out[f"{size}/{a}_vs_{b}_time"] = round(ra["s_per_step"] / rb["s_per_step"], 3)
-                if rb["step_memory_mb"] > 0:
-                    out[f"{size}/{a}_vs_{b}_step_memory"] = round(ra["step_memory_mb"] / rb["step_memory_mb"], 3)
+                out[f"{size}/{a}_vs_{b}"] = {
+                    key: round(ra[key] / rb[key], 3) for key in
+                    ("s_per_step", "fastest_s_per_step", "step_memory_mb", "peak_memory_mb") if rb.get(key, 0) > 0}
     return out
 
 
@@ -291,20 +293,24 @@ def trainable_table(results: dict[str, Any]) -> str:
     rows = results.get("trainable_step") or {}
     if not rows:
         return ""
-    lines = ["", "| backbone | image | batch | trained UNet | grad. ckpt | s / step | images / s | peak memory MB | "
-                 "step memory MB | trained UNet params | repeats |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["", "| backbone | image | batch | trained UNet | grad. ckpt | s / step (median) | fastest s / step | "
+                 "images / s | peak memory MB | step memory MB | trained UNet params | repeats |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows.values():
         head = (f"| {row['size']} | {row.get('image_size', '')} | {row['batch_size']} | {row['mode']} | "
                 f"{'on' if row['gradient_checkpointing'] else 'off'} |")
         if "error" in row:
-            lines.append(f"{head} {row['error']} | | | | | |")
+            lines.append(f"{head} {row['error']} | | | | | | |")
             continue
-        lines.append(f"{head} {row['s_per_step']:.3f} | {row['images_per_s']:.3f} | {row['peak_memory_mb']:.0f} | "
+        lines.append(f"{head} {row['s_per_step']:.3f} | {row['fastest_s_per_step']:.3f} | {row['images_per_s']:.3f} | "
+                     f"{row['peak_memory_mb']:.0f} | "
                      f"{row['step_memory_mb']:.0f} | {row['trained_unet_parameters']:,} | {row['repeats']} |")
     ratios = results.get("trainable_comparisons") or comparisons(rows)
     if ratios:
-        lines += ["", "| ratio (same backbone) | value |", "|---|---|"]
-        lines += [f"| {key} | {value:.2f}x |" for key, value in ratios.items()]
+        lines += ["", "| same backbone | time (median) | time (fastest) | step memory | peak memory |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join([key, *(f"{value[k]:.2f}x" if k in value else "" for k in
+                                           ("s_per_step", "fastest_s_per_step", "step_memory_mb", "peak_memory_mb"))])
+                  + " |" for key, value in ratios.items()]
     kind = next((row["memory_kind"] for row in rows.values() if "memory_kind" in row), "")
     lines += ["", f"Peak memory: {kind}; step memory: its rise over the memory held before the first step "
                   "(gradients, AdamW's state, activations kept for backward)."]
@@ -322,6 +328,12 @@ def result_stem(config: TrainableConfig) -> str:
 def notes(config: TrainableConfig, rows: dict[str, dict[str, Any]]) -> list[str]:
     """What a reader should know about how the rows were measured (one repeat, stopped rows)."""
     out = []
+    for size in dict.fromkeys(row["size"] for row in rows.values()):
+        none, full = rows.get(f"{size}/none", {}), rows.get(f"{size}/full", {})
+        if "memory_before_step_mb" in none and "memory_before_step_mb" in full:
+            out.append(f"{size}: full holds {full['memory_before_step_mb'] - none['memory_before_step_mb']:.0f} MB more "
+                       "than none before its first step (TrainedUNet's CPU copy of the pretrained UNet, for creation); "
+                       "in its peak, not in its step memory.")
     once = [key for key, row in rows.items() if row.get("repeats") == 1]
     if once:
         out.append(f"Timed once (1 step after the untimed one; no median): {', '.join(once)}.")
