@@ -52,7 +52,8 @@ from diff2in1.heads import PerceptionModel
 from diff2in1.perception.ddim import denoising_timesteps
 from diff2in1.perception.splits import features_of
 from diff2in1.training.augment import Augmentation
-from diff2in1.training.sources import BatchSource, load_all
+from diff2in1.training.samples import load_all
+from diff2in1.training.sources import BatchSource
 from speed_harness import Bench, breakdown, device_name, device_tag, git_commit, table
 from speed_improve import bench_improve
 from speed_models import make_backbone, make_head, make_items

@@ -21,8 +21,7 @@ from diff2in1.self_improving.improve import ImproveConfig, step_loss, teacher_vi
 from diff2in1.self_improving.pools import Pool, student_views
 from diff2in1.self_improving.view_features import ViewFeatures
 from diff2in1.self_improving.views import ViewBank
-from diff2in1.training.samples import HeldSamples
-from diff2in1.training.sources import load_all
+from diff2in1.training.samples import HeldSamples, load_all
 from diff2in1.training.step import TrainStep
 from speed_models import make_head, make_items
 from speed_reference import count_unet_images

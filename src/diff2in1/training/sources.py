@@ -26,38 +26,8 @@ from ..perception.identity import image_key
 from ..perception.splits import collate, features_of, to_device
 from .augment import Augmentation, augment_batch, cacheable, step_generator
 from .feature_cache import FeatureCache
+from .samples import concat_batches, load_all, take
 from .step import rows
-
-
-def load_all(dataset: Dataset, batch_size: int = 64) -> dict[str, Any]:
-    """Every item of ``dataset`` collated into one batch (for sets that fit in memory)."""
-    parts = list(DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate))
-    return concat_batches(parts)
-
-
-def concat_batches(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in parts[0].items():
-        if torch.is_tensor(value):
-            out[key] = torch.cat([p[key] for p in parts])
-        elif isinstance(value, dict):
-            out[key] = {k: torch.cat([p[key][k] for p in parts]) for k in value}
-        else:
-            out[key] = [x for p in parts for x in p[key]]
-    return out
-
-
-def take(batch: dict[str, Any], indices: torch.Tensor) -> dict[str, Any]:
-    """Rows ``indices`` of a collated batch (tensors, nested mask dict, lists of ids and captions)."""
-    out: dict[str, Any] = {}
-    for key, value in batch.items():
-        if torch.is_tensor(value):
-            out[key] = value[indices.to(value.device)]
-        elif isinstance(value, dict):
-            out[key] = {k: v[indices.to(v.device)] for k, v in value.items()}
-        else:
-            out[key] = [value[i] for i in indices.tolist()]
-    return out
 
 
 class StreamOrder:
