@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..heads import PerceptionModel
 from ..tasks import BINARY_TASKS, DEPTH, HUMAN_PARTS, NORMAL, SEMSEG
 from ..training.feature_cache import FeatureCache
-from ..training.feature_store import DiskStore, RamStore
+from ..training.tables import DiskStore, RamStore
 from .views import ViewParams, is_unperturbed, unwarp_predictions, view_params, warp_targets
 
 
@@ -151,7 +151,7 @@ class TargetBank:
     θC moves slowly (an EMA with a horizon of hundreds of steps), so targets a few dozen steps old differ
     little from fresh ones, and labelling the pool in batches of 32 costs a fraction of labelling 8
     samples each step. Targets are kept in float16, one entry per sample, in RAM or, with ``folder``, in
-    memory-mapped files there (``feature_store.DiskStore``: RAM does not grow with the pool).
+    memory-mapped files there (``tables.DiskStore``: RAM does not grow with the pool).
     """
 
     def __init__(self, store: FeatureCache, views: list[int], size: tuple[int, int], batch_size: int = 32,
