@@ -54,9 +54,11 @@ from diff2in1.creation import create_batch
 from diff2in1.fileio import read_json, write_json, write_text
 from diff2in1.heads import PerceptionModel
 from diff2in1.perception.ddim import denoising_timesteps
+from diff2in1.perception.identity import CLEAN, MIRROR
 from diff2in1.perception.splits import features_of
 from diff2in1.training.augment import Augmentation
-from diff2in1.training.sources import BatchSource, load_all
+from diff2in1.training.samples import load_all
+from diff2in1.training.sources import BatchSource
 from speed_harness import Bench, breakdown, device_name, device_tag, git_commit, table
 from speed_improve import bench_improve
 from speed_models import make_backbone, make_head, make_items
@@ -124,9 +126,9 @@ def bench_features(bench: Bench, backbone: DiffusionBackbone, items: list[dict[s
 def bench_warmup(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str, Any]]) -> dict[str, Any]:
     """One warm-up step with features from the cache vs from the UNet (BatchSource, as `train_warmup`)."""
     config, flips = bench.config, Augmentation(flip=True)
-    cached = BatchSource(backbone, items, flips, config.seed, cache=True, progress=False)
-    cached.cache.fill()  # the cache fills lazily; the steady state is a full one
-    streamed = BatchSource(backbone, items, flips, config.seed, cache=False, progress=False)
+    cached = BatchSource(backbone, items, flips, config.seed, cache=True)
+    cached.cache.fill([CLEAN, MIRROR])  # the cache fills lazily; the steady state is a full one
+    streamed = BatchSource(backbone, items, flips, config.seed, cache=False)
     model, optimizer = make_head(config, backbone)
 
     def step(source: BatchSource) -> None:
@@ -142,13 +144,13 @@ def bench_epoch(bench: Bench, backbone: DiffusionBackbone, items: list[dict[str,
     """Warm-up epochs: uncached; cached with the build (the first epoch); cached, cache built (later ones)."""
     config, flips = bench.config, Augmentation(flip=True)
     steps = max(1, config.epoch_images // config.batch_size)
-    streamed = BatchSource(backbone, items, flips, config.seed, cache=False, progress=False)
-    built = BatchSource(backbone, items, flips, config.seed, cache=True, progress=False)
-    built.cache.fill()
+    streamed = BatchSource(backbone, items, flips, config.seed, cache=False)
+    built = BatchSource(backbone, items, flips, config.seed, cache=True)
+    built.cache.fill([CLEAN, MIRROR])
     model, optimizer = make_head(config, backbone)
 
     def epoch(source: BatchSource | None) -> None:
-        source = source or BatchSource(backbone, items, flips, config.seed, cache=True, progress=False)
+        source = source or BatchSource(backbone, items, flips, config.seed, cache=True)
         for _ in range(steps):
             batch = source.next(config.batch_size)
             head_step(bench, model, optimizer, batch, lambda: source.features(batch))  # noqa: B023

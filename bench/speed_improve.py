@@ -19,10 +19,9 @@ from diff2in1.backbones import DiffusionBackbone
 from diff2in1.config import config_from_dict
 from diff2in1.self_improving.improve import ImproveConfig, step_loss, teacher_view_list
 from diff2in1.self_improving.pools import Pool, student_views
-from diff2in1.self_improving.view_features import ViewFeatures
 from diff2in1.self_improving.views import ViewBank
-from diff2in1.training.samples import HeldSamples
-from diff2in1.training.sources import load_all
+from diff2in1.training.feature_cache import FeatureCache
+from diff2in1.training.samples import HeldSamples, load_all
 from diff2in1.training.step import TrainStep
 from speed_models import make_head, make_items
 from speed_reference import count_unet_images
@@ -34,7 +33,7 @@ VARIANTS = {"control": {"pseudo_batch_size": 0}, "views": {}, "release": {"prese
 def _pools(backbone: DiffusionBackbone, config: ImproveConfig, real: dict, pseudo: dict, cached: bool):
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed)
     views = student_views(config.views)
-    stores = [ViewFeatures(backbone, HeldSamples(b), bank, store=cached, batch_size=config.unet_batch_size)
+    stores = [FeatureCache(backbone, HeldSamples(b), bank, store=cached, batch_size=config.unet_batch_size)
               for b in (real, pseudo)]
     if cached:
         stores[0].fill(views)

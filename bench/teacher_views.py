@@ -56,11 +56,11 @@ def score(views: list[int], scale: float, jitter: float, shift: float, model, ba
     from diff2in1.metrics import compute_all, make_accumulators, update_from_batch
     from diff2in1.perception.splits import to_device
     from diff2in1.self_improving.teacher import ensemble_targets
-    from diff2in1.self_improving.view_features import ViewFeatures
     from diff2in1.self_improving.views import ViewBank
+    from diff2in1.training.feature_cache import FeatureCache, FeatureEntries
 
     bank = ViewBank(max(v for v in views if v < 1000) + 1, scale, jitter, seed=0, shift=shift)
-    store = ViewFeatures(backbone, samples, bank, folder=folder)
+    store = FeatureCache(backbone, samples, bank, FeatureEntries(folder))
     accumulators = make_accumulators(model.tasks, num_classes)
     for start in range(0, len(samples), 32):
         rows = torch.arange(start, min(start + 32, len(samples)))

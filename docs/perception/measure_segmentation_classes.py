@@ -27,7 +27,7 @@ from diff2in1.metrics.segmentation import confusion_matrix
 from diff2in1.perception.checkpoint import load_perception
 from diff2in1.perception.splits import features_of, to_device
 from diff2in1.training.head_training import HeadTraining
-from diff2in1.training.sources import load_all
+from diff2in1.training.samples import load_all
 from diff2in1.training.warmup import train_warmup
 from diff2in1.workflow.run import load_run_config, stage_configs
 

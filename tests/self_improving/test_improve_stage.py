@@ -101,7 +101,7 @@ def test_the_teacher_averages_views_the_student_does_not_see_at_once(warm, monke
 def test_a_shift_teacher_averages_the_image_its_mirror_and_their_shifted_views(warm, monkeypatch):
     calls = _record_labelling(monkeypatch)
     train_improve(_config(warm, "shifts", teacher_views="flip_shifts", view_shift=0.125, steps=1))
-    assert [(views, store.bank.shift) for _, store, views in calls] == [([0, 1, *range(3000, 3008)], 0.125)]
+    assert [(views, store.views.shift) for _, store, views in calls] == [([0, 1, *range(3000, 3008)], 0.125)]
 
 
 def test_teacher_heads_are_averaged_with_theta_c_which_keeps_following_theta_e(warm, monkeypatch):
@@ -124,16 +124,16 @@ def test_the_control_trains_on_real_samples_only(warm, monkeypatch):
 
 
 def test_each_view_of_each_image_runs_the_unet_once_with_the_cache(warm, monkeypatch):
-    from diff2in1.self_improving.view_features import ViewFeatures
+    from diff2in1.training.feature_cache import FeatureCache
 
     counts = []
-    original = ViewFeatures._compute
+    original = FeatureCache._compute
 
     def counting(self, pairs):
         counts.extend((id(self), pair) for pair in pairs)
         return original(self, pairs)
 
-    monkeypatch.setattr(ViewFeatures, "_compute", counting)
+    monkeypatch.setattr(FeatureCache, "_compute", counting)
     train_improve(_config(warm, "cached", steps=6, eval_flip=False))
     assert counts and len(counts) == len(set(counts))
 
@@ -287,13 +287,13 @@ def test_a_disk_target_bank_gives_back_what_a_ram_one_holds(warm):
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.perception.splits import open_backbone, open_split
     from diff2in1.self_improving.teacher import TargetBank
-    from diff2in1.self_improving.view_features import ViewFeatures
     from diff2in1.self_improving.views import ViewBank
+    from diff2in1.training.feature_cache import FeatureCache
     from diff2in1.training.samples import ReadSamples
 
     backbone = open_backbone(str(warm["backbone"]))
     samples = ReadSamples(open_split("rooms", str(warm["rooms"]), "train", None, backbone.sample_size))
-    store = ViewFeatures(backbone, samples, ViewBank(3))
+    store = FeatureCache(backbone, samples, ViewBank(3))
     model = load_perception(warm["checkpoint"], which="model")[0]
     banks = [TargetBank(store, [0, 1, 2], samples.size, batch_size=3, folder=folder)
              for folder in (None, warm["root"] / "bank")]
@@ -312,13 +312,13 @@ def test_a_flip_weight_leans_the_ensemble_towards_the_image_and_its_mirror(warm)
     from diff2in1.perception.checkpoint import load_perception
     from diff2in1.perception.splits import open_backbone, open_split
     from diff2in1.self_improving.teacher import ensemble_targets
-    from diff2in1.self_improving.view_features import ViewFeatures
     from diff2in1.self_improving.views import ViewBank
+    from diff2in1.training.feature_cache import FeatureCache
     from diff2in1.training.samples import ReadSamples
 
     backbone = open_backbone(str(warm["backbone"]))
     samples = ReadSamples(open_split("rooms", str(warm["rooms"]), "train", None, backbone.sample_size))
-    store = ViewFeatures(backbone, samples, ViewBank(4))
+    store = FeatureCache(backbone, samples, ViewBank(4))
     model = load_perception(warm["checkpoint"], which="model")[0]
     rows, size = torch.arange(4), samples.size
     flip, views = ensemble_targets(model, store, rows, [0, 1], size), ensemble_targets(model, store, rows, [0, 1, 2, 3], size)

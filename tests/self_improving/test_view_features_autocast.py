@@ -9,14 +9,14 @@ import torch
 
 def test_held_features_are_read_under_a_bf16_autocast(tiny_pixel_path: Path):
     from diff2in1.perception.splits import open_backbone
-    from diff2in1.self_improving.view_features import ViewFeatures
     from diff2in1.self_improving.views import ViewBank
+    from diff2in1.training.feature_cache import FeatureCache
     from diff2in1.training.samples import HeldSamples
 
     backbone = open_backbone(str(tiny_pixel_path))
     side = backbone.sample_size
     images = torch.rand(3, 3, side, side, generator=torch.Generator().manual_seed(0))
-    store = ViewFeatures(backbone, HeldSamples({"image": images}), ViewBank(2))
+    store = FeatureCache(backbone, HeldSamples({"image": images}), ViewBank(2))
     rows, views = torch.tensor([2, 0, 1]), torch.tensor([1, 0, 1])
     store.fill([0, 1])
     plain = store.get(rows, views)

@@ -10,7 +10,8 @@ import torch
 from diff2in1.backbones import DiffusionBackbone, load_backbone
 from diff2in1.heads import PerceptionModel
 from diff2in1.perception.identity import image_key
-from diff2in1.training.feature_cache import FeatureCache
+from diff2in1.training.feature_cache import FeatureCache, FeatureEntries, ImageAndMirror
+from diff2in1.training.samples import HeldSamples
 
 NUM_IMAGES, SIZE = 6, 16
 
@@ -41,6 +42,12 @@ def _labels(batch: int) -> dict[str, torch.Tensor]:
             "depth": torch.rand(batch, 1, SIZE, SIZE, generator=g) * 4 + 0.5}
 
 
+def _cache(backbone: DiffusionBackbone, images: torch.Tensor, folder: Path | None = None) -> FeatureCache:
+    """The warm-up's cache of ``images``: each image and its mirror."""
+    return FeatureCache(backbone, HeldSamples({"image": images}), ImageAndMirror(), FeatureEntries(folder),
+                        batch_size=16)
+
+
 def _both_paths(backbone: DiffusionBackbone, images: torch.Tensor) -> tuple[list, list, dict, PerceptionModel]:
     """Features of a batch with flipped samples: uncached (flip, then one UNet pass) and from the cache."""
     torch.manual_seed(0)
@@ -50,7 +57,7 @@ def _both_paths(backbone: DiffusionBackbone, images: torch.Tensor) -> tuple[list
     chosen = images[indices]
     chosen = torch.where(flipped.view(-1, 1, 1, 1), chosen.flip(-1), chosen)
     uncached = backbone.extract_features(chosen * 2 - 1)
-    cached = FeatureCache(backbone).build(images, progress=False).get(indices, flipped)
+    cached = _cache(backbone, images).get(indices, flipped.long())
     return uncached, cached, _labels(len(indices)), model
 
 
@@ -99,23 +106,23 @@ def test_speed_cache_key_changes_with_image_weights_and_timestep(tiny_pixel_path
 
 
 def test_speed_folder_cache_is_reused_and_misses_on_a_changed_backbone(tiny_pixel_path, backbone, images, tmp_path):
-    first = FeatureCache(backbone, folder=tmp_path).build(images, progress=False, eager=True)
-    assert first.hits == 0 and len(list(tmp_path.glob("*.safetensors"))) == 2 * NUM_IMAGES  # image and mirror
+    first = _cache(backbone, images, tmp_path).fill([0, 1])
+    assert first.computed == 2 * NUM_IMAGES and len(list(tmp_path.glob("v[01]/*.safetensors"))) == 2 * NUM_IMAGES
 
-    second = FeatureCache(backbone, folder=tmp_path).build(images, progress=False)
-    assert second.hits == 2 * NUM_IMAGES
-    indices, flipped = torch.arange(NUM_IMAGES), torch.arange(NUM_IMAGES) % 2 == 1
-    for a, b in zip(first.get(indices, flipped), second.get(indices, flipped)):
+    second = _cache(backbone, images, tmp_path)
+    indices, views = torch.arange(NUM_IMAGES), torch.arange(NUM_IMAGES) % 2
+    for a, b in zip(first.get(indices, views), second.get(indices, views)):
         assert torch.equal(a, b)
+    assert second.fill([0, 1]).computed == 0  # every image and mirror read from the folder
 
     changed = images.clone()
     changed[0] = 1 - changed[0]
-    assert FeatureCache(backbone, folder=tmp_path).build(changed, progress=False).hits == 2 * (NUM_IMAGES - 1)
+    assert _cache(backbone, changed, tmp_path).fill([0, 1]).computed == 2  # only the changed image and its mirror
 
     retrained = load_backbone("pixel", tiny_pixel_path)
     with torch.no_grad():
         next(retrained.unet.parameters()).add_(1e-3)
-    assert FeatureCache(retrained, folder=tmp_path).build(images, progress=False).hits == 0
+    assert _cache(retrained, images, tmp_path).fill([0, 1]).computed == 2 * NUM_IMAGES
 
 
 def test_cache_key_follows_the_caption():
@@ -127,22 +134,22 @@ def test_cache_key_follows_the_caption():
 
 
 def test_lazy_cache_runs_the_unet_only_for_what_is_asked_and_matches_the_eager_one(backbone, images, monkeypatch):
-    eager = FeatureCache(backbone).build(images, progress=False, eager=True)
+    eager = _cache(backbone, images).fill([0, 1])
     calls = []
     original = backbone.extract_features
     monkeypatch.setattr(backbone, "extract_features", lambda x, **kw: calls.append(len(x)) or original(x, **kw))
-    lazy = FeatureCache(backbone).build(images, progress=False)
+    lazy = _cache(backbone, images)
     assert calls == []
-    indices, flipped = torch.tensor([1, 4, 1]), torch.tensor([True, False, True])
-    first = lazy.get(indices, flipped)
-    assert sorted(calls) == [1, 1] and int(lazy.done.sum()) == 2  # (4, plain) and (1, mirror), once each
-    assert lazy.get(indices, flipped) and sorted(calls) == [1, 1]  # served from memory the second time
-    # t_p noise differs between the two builds' UNet passes; fp16 storage on top
-    for a, b in zip(first, eager.get(indices, flipped)):
-        assert torch.allclose(a, b, atol=5e-2 * float(b.abs().max()))
+    indices, views = torch.tensor([1, 4, 1]), torch.tensor([1, 0, 1])
+    first = lazy.get(indices, views)
+    assert calls == [2] and lazy.computed == 2  # (4, plain) and (1, mirror), once each, in one pass
+    assert lazy.get(indices, views) and calls == [2]  # served from memory the second time
+    # the same noise draw per entry as the eager fill's, which batched the images otherwise; fp16 storage on top
+    for a, b in zip(first, eager.get(indices, views)):
+        assert torch.allclose(a, b, atol=1e-2 * float(b.abs().max()))
 
 
 def test_fill_computes_every_image_and_mirror(backbone, images):
-    cache = FeatureCache(backbone).build(images, progress=False)
-    assert not cache.done.any()
-    assert cache.fill().done.all() and cache.done.shape == (NUM_IMAGES, 2)
+    cache = _cache(backbone, images)
+    assert cache.computed == 0
+    assert cache.fill([0, 1]).computed == 2 * NUM_IMAGES and cache.fill([0, 1]).computed == 2 * NUM_IMAGES

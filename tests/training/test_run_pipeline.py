@@ -9,7 +9,7 @@ import yaml
 
 from diff2in1.cli.main import main
 from diff2in1.fileio import read_json
-from diff2in1.workflow.run import load_run_config
+from diff2in1.workflow.run import RunConfig, load_run_config, stage_configs
 
 
 def _write_config(tmp_path: Path, backbone: Path) -> Path:
@@ -34,6 +34,7 @@ def test_run_writes_warmup_and_diff2in1_metrics(tmp_path, tiny_pixel_path):
     created = read_json(tmp_path / "run" / "synthetic" / "meta.json")
     assert created["synthetic"] is True
     assert len(list((tmp_path / "run" / "synthetic" / "train" / "image").iterdir())) == 4
+    assert list((tmp_path / "run" / "features").glob("v[01]/*.safetensors"))  # the warm-up's, for improve too
     # A second run reuses every finished stage.
     before = (tmp_path / "run" / "improve" / "metrics.json").stat().st_mtime_ns
     assert main(["run", str(config)]) == 0
@@ -45,3 +46,10 @@ def test_unknown_key_in_run_config_is_named(tmp_path):
     path.write_text("data: x\nlabeled: 5\n")
     with pytest.raises(ValueError, match="labeled"):
         load_run_config(path)
+
+
+def test_warmup_and_improve_share_the_runs_feature_cache(tmp_path):
+    warmup, _, improve = stage_configs(RunConfig(out=str(tmp_path / "run")))
+    assert warmup.cache_dir == improve.cache_dir == str(tmp_path / "run" / "features")
+    warmup, _, improve = stage_configs(RunConfig(out=str(tmp_path / "run"), shared={"cache_dir": str(tmp_path / "f")}))
+    assert warmup.cache_dir == improve.cache_dir == str(tmp_path / "f")

@@ -33,8 +33,8 @@ def test_two_shards_are_the_halves_of_the_single_process_batch(backbone, tmp_pat
     data, flips = Images(6, 16), Augmentation(flip=True)
 
     def source(process, start=0):
-        return BatchSource(backbone, data, flips, seed=3, cache_dir=tmp_path / "features", progress=False,
-                           start_step=start, storage=storage, process=process)
+        return BatchSource(backbone, data, flips, seed=3, cache_dir=tmp_path / "features", start_step=start,
+                           storage=storage, process=process)
 
     whole, first, second = source((0, 1)), source((0, 2)), source((1, 2))
     for _ in range(4):  # crosses an epoch boundary: 6 images, 4 per step

@@ -5,7 +5,8 @@ images, real unlabelled images) whose targets come from θC (creation), an EMA o
 more than the student: θC averages its predictions over several views of a sample (mirror, crops, noise
 draws: ``teacher_views``) while θE sees one perturbed view; targets are soft (``pseudo_loss.py``). Real
 samples get the same views, so the control (``--pseudo-batch-size 0``) has the same augmentation.
-The frozen UNet runs once per (image, view); with ``--cache-features`` each pair is computed once. When
+The frozen UNet runs once per (image, view); with ``--cache-features`` each pair is computed once, and not
+at all for the image and its mirror when the warm-up cached them in the same ``--cache-dir``. When
 the warm-up trained the backbone (``--train-backbone lora|full``) improve trains it on: θC is the EMA of
 θE's heads and trained UNet weights, the student's features are streamed through θE's UNet with
 gradients, and θC labels and is scored with its own UNet weights.
@@ -29,6 +30,7 @@ from ..perception.evaluation import FeatureSource
 from ..perception.splits import unlabelled_subset
 from ..training.backbone_training import average_gradients, param_groups
 from ..training.ema import EMA
+from ..training.feature_cache import FeatureCache
 from ..training.fit import fit
 from ..training.head_training import HeadTraining
 from ..training.loop import (
@@ -45,7 +47,6 @@ from .config import ImproveConfig
 from .pools import Pool, concat_unlabelled, created_dataset, make_store, student_views, unlabelled_dataset
 from .pseudo_loss import pseudo_loss
 from .teacher import HeadEnsemble, TargetBank, ensemble_targets, targets_in_view
-from .view_features import ViewFeatures
 from .views import CLEAN, MIRROR, SECOND_NOISE, ViewBank, shifted_views, warp_targets
 
 
@@ -150,16 +151,10 @@ def _pools(run: HeadTraining, config: ImproveConfig, bank: ViewBank) -> tuple[Po
     return real_pool, Pool("pseudo", _store(run, samples, bank, config), config.seed + 1, views)
 
 
-def _store(run: HeadTraining, dataset, bank: ViewBank, config: ImproveConfig) -> ViewFeatures:
+def _store(run: HeadTraining, dataset, bank: ViewBank, config: ImproveConfig) -> FeatureCache:
     """Features of ``dataset``'s views; its rows stay in memory unless features are cached on disk."""
     samples = open_samples(dataset, config.cache_storage == "ram", config.num_workers)
-    return make_store(run.backbone, samples, bank, _with_cache_dir(run, config))
-
-
-def _with_cache_dir(run: HeadTraining, config: ImproveConfig) -> ImproveConfig:
-    if config.cache_storage == "disk" and not config.cache_dir:  # as the warm-up: OUT/features
-        return dataclasses.replace(config, cache_dir=str(run.out / "features"))
-    return config
+    return make_store(run.backbone, samples, bank, config, run.feature_entries)
 
 
 def _real_loss(trainer: TrainStep, pool: Pool, step: int, size: int, device) -> tuple[torch.Tensor, dict]:

@@ -1,8 +1,9 @@
 """The samples of the self-improving stage: real labelled images, created ones, real unlabelled ones.
 
 Each pool is a data set's rows (``samples.py``: in memory, or read when a step needs them) with the
-features of their views (``ViewFeatures``). Batches are drawn in a per-epoch random order seeded by
-(seed, epoch), and each sample's view by (seed, step): a resumed run draws what an uninterrupted one drew.
+features of their views (the engine's ``FeatureCache`` with the ``ViewBank``'s views). Batches are drawn
+in a per-epoch random order seeded by (seed, epoch), and each sample's view by (seed, step): a resumed
+run draws what an uninterrupted one drew.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 from ..backbones import DiffusionBackbone
 from ..perception.splits import open_split, to_device
 from ..training.augment import step_generator
+from ..training.feature_cache import FeatureCache, FeatureEntries
 from ..training.samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids, require_samples
-from .view_features import ViewFeatures
-from .views import ViewBank, ViewParams
+from .views import ViewBank, ViewParams, view_params
 
 
 class Pool:
     """One kind of sample; ``draw(size, step)`` gives the rows of a step and the view each is seen in."""
 
-    def __init__(self, name: str, store: ViewFeatures, seed: int, student_views: list[int]):
+    def __init__(self, name: str, store: FeatureCache, seed: int, student_views: list[int]):
         if not len(store.samples):
             raise ValueError(f"the {name} pool is empty")
         self.name, self.store, self.samples, self.seed = name, store, store.samples, seed
@@ -53,7 +54,7 @@ class Pool:
         rows = self._rows(size, step)
         choice = torch.randint(0, len(self.student_views), (size,), generator=step_generator(self.seed + 5, step))
         rows, views = rows[part], torch.tensor(self.student_views)[choice][part]
-        return rows, views, self.store.params(rows, views)
+        return rows, views, view_params(self.store.views, self.store.keys, rows, views)
 
     def labels(self, rows: torch.Tensor, device: torch.device) -> dict[str, Any]:
         return to_device({k: v for k, v in self.samples.read(rows).items() if k not in NOT_LABELS}, device)
@@ -64,9 +65,11 @@ def student_views(num_views: int) -> list[int]:
     return list(range(num_views))
 
 
-def make_store(backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples, bank: ViewBank,
-               config: Any) -> ViewFeatures:
-    return ViewFeatures(backbone, samples, bank, folder=config.cache_dir or None, store=config.cache_features,
+def make_store(backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples, bank: ViewBank, config: Any,
+               entries: FeatureEntries | None = None) -> FeatureCache:
+    """The features of ``samples``' views, kept in ``entries`` (default: in RAM, and under --cache-dir)."""
+    entries = entries or FeatureEntries(config.cache_dir, hold=config.cache_storage == "ram")
+    return FeatureCache(backbone, samples, bank, entries, store=config.cache_features,
                         batch_size=config.unet_batch_size)
 
 

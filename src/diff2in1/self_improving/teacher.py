@@ -19,9 +19,9 @@ import torch.nn.functional as F
 
 from ..heads import PerceptionModel
 from ..tasks import BINARY_TASKS, DEPTH, HUMAN_PARTS, NORMAL, SEMSEG
-from ..training.feature_store import DiskStore, RamStore
-from .view_features import ViewFeatures
-from .views import ViewParams, is_unperturbed, unwarp_predictions, warp_targets
+from ..training.feature_cache import FeatureCache
+from ..training.tables import DiskStore, RamStore
+from .views import ViewParams, is_unperturbed, unwarp_predictions, view_params, warp_targets
 
 
 def soft_predictions(model: PerceptionModel, features: list[torch.Tensor], size: tuple[int, int]) -> dict:
@@ -96,7 +96,7 @@ class HeadEnsemble(torch.nn.Module):
 
 
 @torch.no_grad()
-def ensemble_targets(model: PerceptionModel, store: ViewFeatures, indices: torch.Tensor, views: list[int],
+def ensemble_targets(model: PerceptionModel, store: FeatureCache, indices: torch.Tensor, views: list[int],
                      size: tuple[int, int], flip_weight: float = 1.0) -> dict:
     """θC's full-frame targets for images ``indices`` of ``store``, averaged over ``views``; the image and its
     mirror (any noise draw) count ``flip_weight`` times as much as each perturbed crop."""
@@ -107,7 +107,7 @@ def ensemble_targets(model: PerceptionModel, store: ViewFeatures, indices: torch
     for view in views:
         per = torch.full_like(indices, view)
         preds = soft_predictions(model, store.get(indices, per), size)
-        back, coverage = unwarp_predictions(preds, store.params(indices, per))
+        back, coverage = unwarp_predictions(preds, view_params(store.views, store.keys, indices, per))
         if is_unperturbed(view):
             coverage = coverage * flip_weight
         weight = coverage[:, None]
@@ -151,10 +151,10 @@ class TargetBank:
     θC moves slowly (an EMA with a horizon of hundreds of steps), so targets a few dozen steps old differ
     little from fresh ones, and labelling the pool in batches of 32 costs a fraction of labelling 8
     samples each step. Targets are kept in float16, one entry per sample, in RAM or, with ``folder``, in
-    memory-mapped files there (``feature_store.DiskStore``: RAM does not grow with the pool).
+    memory-mapped files there (``tables.DiskStore``: RAM does not grow with the pool).
     """
 
-    def __init__(self, store: ViewFeatures, views: list[int], size: tuple[int, int], batch_size: int = 32,
+    def __init__(self, store: FeatureCache, views: list[int], size: tuple[int, int], batch_size: int = 32,
                  folder: str | Path | None = None, flip_weight: float = 1.0):
         self.store, self.views, self.size, self.batch_size = store, views, size, batch_size
         self.flip_weight = flip_weight

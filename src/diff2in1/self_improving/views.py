@@ -2,8 +2,8 @@
 
 The self-improving stage gives the teacher (θC) an ensemble of views of each sample and the student (θE)
 one perturbed view. Every view is a deterministic function of (image key, view index, bank settings), so
-the frozen backbone's features of a view can be cached like those of the image itself, and a resumed run
-sees the same views.
+the frozen backbone's features of a view can be cached like those of the image itself (``ViewBank.spec``
+hands a view to the engine's ``FeatureCache``), and a resumed run sees the same views.
 
 - view 0: the image itself;
 - view 1: its mirror (normals' x negated);
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from ..perception.identity import CLEAN, MIRROR, noise_seed
 from ..tasks import BINARY_TASKS, CLASS_TASKS, DEPTH, NORMAL
 from ..training.augment import jitter_colours
 from ..training.augment import resample as _resample
+from ..training.feature_cache import ViewSpec, image_view
 
 SECOND_NOISE = 1000  # the clean view with a noise draw of its own (the release's second UNet pass)
 MIRROR_NOISE = 2000  # 2000 + k: the mirror with noise draw k
@@ -43,6 +45,11 @@ SHIFT_DIRECTIONS = ((1, 1), (-1, -1), (1, -1), (-1, 1))
 def is_unperturbed(view: int) -> bool:
     """The image or its mirror, whatever the noise draw: pixels that do not depend on the bank."""
     return view in (CLEAN, MIRROR) or SECOND_NOISE <= view < SHIFTED
+
+
+def _mirror_image(view: int) -> bool:
+    """An unperturbed view that shows the mirror."""
+    return view == MIRROR or view >= MIRROR_NOISE
 
 
 def is_shifted(view: int) -> bool:
@@ -83,12 +90,18 @@ class ViewBank:
             return f"v{view}-shift{self.shift:g}"
         return f"v{view}-{self.crop_min_scale:g}-{self.jitter:g}-{self.seed}"
 
+    def spec(self, view: int) -> ViewSpec:
+        """The view as the engine's feature cache knows it. The image and its mirror, whatever the noise draw,
+        are exact pixels (not resampled): views 0 and 1 are the entries the warm-up's image and flip use."""
+        if is_unperturbed(view):
+            return image_view(view, mirror=_mirror_image(view))
+        return ViewSpec(self.tag(view), view, partial(_view_pixels, self, view))
+
     def params(self, keys: list[str], view: int) -> ViewParams:
         """The view ``view`` of the images with cache keys ``keys`` (one draw per image and view)."""
         n = len(keys)
         if is_unperturbed(view):
-            mirrored = view == MIRROR or view >= MIRROR_NOISE
-            return ViewParams(torch.full((n,), mirrored), torch.ones(n), torch.zeros(n, 2), torch.ones(n, 3),
+            return ViewParams(torch.full((n,), _mirror_image(view)), torch.ones(n), torch.zeros(n, 2), torch.ones(n, 3),
                               [noise_seed(k, view) for k in keys])
         if is_shifted(view):
             direction = torch.tensor(SHIFT_DIRECTIONS[(view - SHIFTED) // 2], dtype=torch.float32)
@@ -102,6 +115,15 @@ class ViewBank:
         return ViewParams(torch.from_numpy(draws[:, 3] < 0.5), torch.from_numpy(scale).float(),
                           torch.from_numpy(centre).float(), torch.from_numpy(colour).float(),
                           [noise_seed(k, view) for k in keys])
+
+
+def _view_pixels(bank: ViewBank, view: int, images: torch.Tensor, keys: list[str]) -> torch.Tensor:
+    return apply_view(images, bank.params(keys, view))
+
+
+def view_params(bank: ViewBank, keys: list[str], rows: torch.Tensor, views: torch.Tensor) -> ViewParams:
+    """The ViewParams of each (row, view) pair of a sample set whose image keys are ``keys``."""
+    return ViewParams.stack([bank.params([keys[i]], v) for i, v in zip(rows.tolist(), views.tolist())])
 
 
 def _draws(key: str, view: int, seed: int) -> np.ndarray:

@@ -68,11 +68,13 @@ class HeadTrainingConfig:
     checkpoint_every: int = option(500, "save a resumable state every N steps")
     resume: bool = option(False, "continue from out/train_state if it exists")
     cache_features: bool = option(True, "compute each image's features once (frozen backbone; flips only)")
-    cache_dir: str = option("", "folder of cached features, reused by later runs (empty: none with --cache-storage "
-                            "ram, OUT/features with disk)")
-    cache_storage: str = option("ram", "where cached features live: ram, or disk (memory-mapped files: RAM does not "
-                                "grow with the data set; processes on one machine share them; improve then also "
-                                "reads its samples when needed and keeps θC's targets on disk)", choices=["ram", "disk"])
+    cache_dir: str = option("", "folder of cached features, one file per image and view, reused by later runs: "
+                            "improve reads the warm-up's image and mirror features from the same folder (empty: "
+                            "none with --cache-storage ram, OUT/features with disk)")
+    cache_storage: str = option("ram", "where cached features live: ram (and in --cache-dir when given), or disk "
+                                "(read from --cache-dir's files per batch: RAM does not grow with the data set; "
+                                "processes on one machine share them; improve then also reads its samples when "
+                                "needed and keeps θC's targets on disk)", choices=["ram", "disk"])
     num_workers: int = option(0, "DataLoader worker processes reading samples (streamed and disk-cached data)")
     log_with: str = option("", "also log to accelerate trackers, comma-separated (tensorboard, wandb, ...; "
                            "empty = log.csv and eval.csv only); files go under the run folder")

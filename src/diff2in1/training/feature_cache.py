@@ -1,171 +1,217 @@
-"""Frozen-backbone features computed once per image (and once for its mirror image), stored in fp16.
+"""The frozen backbone's features of (image, view) pairs, computed once and kept in RAM and/or in a folder.
 
-With a frozen UNet and a fixed timestep, an image's features never change, so warm-up and improve need
-not run the UNet every epoch. Entries are keyed by SHA-256 of (image bytes, backbone fingerprint,
-timestep, caption): a changed image, backbone or timestep misses the cache instead of serving stale
-features.
+With a frozen UNet and a fixed timestep, the features of a view of an image never change, so warm-up and
+improve need not run the UNet every epoch. An entry is keyed by the image's key (``image_key``: its 8-bit
+pixels, its caption, the backbone's fingerprint and the perception timestep) and the view's tag, so a
+changed image, backbone or timestep misses instead of serving stale features.
 
-Two stores (``feature_store``): ``ram`` holds the entries in memory (small sets); with ``folder`` set,
-entries also go to ``folder/<key>.safetensors`` (``<key>-flip`` for the mirror image) and are reused by
-later runs. ``disk`` keeps them in memory-mapped files under ``folder/<set digest>/``, so RAM does not
-grow with the data set, processes on one machine share one copy and later runs on the same images reuse
-it.
+A view is handed in as a ``ViewSpec``: its tag (what its pixels depend on), how its pixels are made from the
+image and its noise draw. The engine knows the image itself and its mirror (the warm-up's flip); the
+self-improving stage's views (crops, jitter, shifts) are defined there and name the same two entries for
+its views 0 and 1, so improve reads what the warm-up computed when both share a folder.
+
+One disk layout: ``folder/<view tag>/<image key>.safetensors``, one fp16 tensor per feature level, written
+atomically. Processes on one machine and later runs share the files (each writes what it computes and
+finds what the others wrote); reading them per batch keeps RAM flat as the data set grows.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from tqdm import tqdm
 
 from ..backbones import DiffusionBackbone
 from ..fileio import load_tensors, save_tensors
-from ..perception.identity import image_key
-from .feature_store import DiskStore, RamStore
+from ..perception.identity import CLEAN, MIRROR, image_key, noise_seed
+from .samples import HeldSamples, ReadSamples
 
-STORAGES = ("ram", "disk")
+
+def _same(images: torch.Tensor, keys: list[str]) -> torch.Tensor:
+    return images
+
+
+def _mirrored(images: torch.Tensor, keys: list[str]) -> torch.Tensor:
+    return images.flip(-1)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What the cache needs of a view: ``tag`` names the entries (two views with one tag share them),
+    ``noise`` the view number its noise seed is drawn with (``identity.noise_seed``), and ``pixels`` makes
+    the view of images (Bx3xHxW in [0, 1]) whose keys are given."""
+
+    tag: str
+    noise: int
+    pixels: Callable[[torch.Tensor, list[str]], torch.Tensor] = _same
+
+
+def image_view(noise: int, mirror: bool = False) -> ViewSpec:
+    """The image itself, or its mirror, with noise draw ``noise``: exact pixels, no resampling."""
+    return ViewSpec(f"v{noise}", noise, _mirrored if mirror else _same)
+
+
+class Views(Protocol):
+    def spec(self, view: int) -> ViewSpec: ...
+
+
+class ImageAndMirror:
+    """The warm-up's views: 0 the image, 1 its mirror (a flipped sample)."""
+
+    def spec(self, view: int) -> ViewSpec:
+        if view not in (CLEAN, MIRROR):
+            raise ValueError(f"ImageAndMirror: view {view} is neither the image ({CLEAN}) nor its mirror ({MIRROR})")
+        return image_view(view, mirror=view == MIRROR)
+
+
+def image_keys(backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples) -> list[str]:
+    """``image_key`` of every sample: image, caption (when the backbone reads text), backbone, timestep."""
+    fingerprint, timestep = backbone.fingerprint(), backbone.perception_timestep
+    keys = []
+    for batch in samples.chunks():
+        texts = list(batch["caption"]) if backbone.takes_text and "caption" in batch else [""] * len(batch["image"])
+        keys += [image_key(image, fingerprint, timestep, text) for image, text in zip(batch["image"], texts)]
+    return keys
+
+
+class FeatureEntries:
+    """Features by (image key, view tag): in RAM (``hold``) and/or in ``folder``, one file per entry.
+
+    The caches of several sample sets can share one, so an image that two sets hold (a pool of created
+    images and the labelled one) runs the UNet once, in RAM as on disk.
+    """
+
+    def __init__(self, folder: str | Path | None = None, hold: bool = True):
+        self.folder = Path(folder) if folder else None
+        self.hold = hold or self.folder is None
+        self.memory: dict[tuple[str, str], list[torch.Tensor]] = {}
+        self._on_disk: set[tuple[str, str]] = set()  # written by this process, another one or an earlier run
+
+    def _path(self, key: str, tag: str) -> Path:
+        assert self.folder is not None
+        return self.folder / tag / f"{key}.safetensors"
+
+    def has(self, key: str, tag: str) -> bool:
+        if (key, tag) in self.memory or (key, tag) in self._on_disk:
+            return True
+        if self.folder is None or not self._path(key, tag).is_file():
+            return False
+        self._on_disk.add((key, tag))
+        return True
+
+    def read(self, key: str, tag: str) -> list[torch.Tensor]:
+        """An entry ``has`` found: one fp16 CPU tensor per feature level."""
+        if (key, tag) in self.memory:
+            return self.memory[key, tag]
+        tensors = load_tensors(self._path(key, tag))
+        levels = [tensors[f"level{j}"] for j in range(len(tensors))]
+        if self.hold:
+            self.memory[key, tag] = levels
+        return levels
+
+    def write(self, key: str, tag: str, levels: list[torch.Tensor]) -> None:
+        if self.hold:
+            self.memory[key, tag] = levels
+        if self.folder is not None:
+            save_tensors(self._path(key, tag), {f"level{j}": level for j, level in enumerate(levels)})
+            self._on_disk.add((key, tag))
+
+
+Pair = tuple[int, int]  # (row of the sample set, view)
 
 
 class FeatureCache:
-    """Features of a fixed set of images, looked up by position in that set, computed when first asked for.
+    """Features of views of a fixed set of samples (``samples.py``), looked up by (row, view).
 
-    Lazy, per (image, view): the first epoch runs the UNet once per sample, as an uncached epoch does,
-    instead of once for every image and its mirror up front; later epochs only read the store. The images
-    come from ``build`` (held in memory) or, for sets streamed from disk, with each ``get`` (``register``).
+    ``views.spec(view)`` says what a view is; ``entries`` hold what was computed (default: in RAM only).
+    ``store=False``: computed on every request (an uncached run). ``computed`` counts UNet passes, one per
+    entry.
     """
 
-    def __init__(self, backbone: DiffusionBackbone, folder: str | Path | None = None, with_flip: bool = True,
-                 dtype: torch.dtype = torch.float16, batch_size: int = 16, storage: str = "ram"):
-        if storage not in STORAGES or (storage == "disk" and not folder):
-            raise ValueError(f"FeatureCache: storage must be one of {STORAGES} ('disk' needs a folder), "
-                             f"got {storage!r} with folder {folder!r}")
-        self.backbone, self.with_flip, self.dtype, self.batch_size = backbone, with_flip, dtype, batch_size
-        self.folder, self.storage = (Path(folder) if folder else None), storage
-        self.keys: list[str] = []
-        self.store: RamStore | DiskStore = RamStore(0, 1 + with_flip, dtype)
-        self.images: torch.Tensor | None = None
-        self.captions: list[str] | None = None
-        self.hits = 0  # (image, view) entries read from the folder instead of computed
+    def __init__(self, backbone: DiffusionBackbone, samples: HeldSamples | ReadSamples, views: Views,
+                 entries: FeatureEntries | None = None, store: bool = True, batch_size: int = 8):
+        self.backbone, self.samples, self.views, self.batch_size = backbone, samples, views, batch_size
+        self.keys = image_keys(backbone, samples)
+        self.entries = entries or FeatureEntries()
+        # A trained UNet's features change every step: computed on every request, with gradients in grad mode.
+        self.live = backbone.trained is not None
+        self.store = store and not self.live
+        self._specs: dict[int, ViewSpec] = {}
+        self.computed = 0
 
-    @property
-    def views(self) -> int:
-        return 1 + self.with_flip
+    def spec(self, view: int) -> ViewSpec:
+        if view not in self._specs:
+            self._specs[view] = self.views.spec(view)
+        return self._specs[view]
 
-    @property
-    def done(self) -> torch.Tensor:
-        """N x views bool: the entries held."""
-        return torch.tensor([[self.store.done(i, v) for v in range(self.views)] for i in range(len(self.keys))],
-                            dtype=torch.bool).reshape(len(self.keys), self.views)
+    def _entry(self, pair: Pair) -> tuple[str, str]:
+        return self.keys[pair[0]], self.spec(pair[1]).tag
 
-    def _path(self, index: int, view: int) -> Path | None:
-        if self.folder is None or self.storage == "disk":
-            return None
-        return self.folder / f"{self.keys[index]}{'-flip' if view else ''}.safetensors"
+    def _inputs(self, pairs: list[Pair]) -> tuple[torch.Tensor, list[str] | None, list[torch.Generator]]:
+        """The UNet's inputs for ``pairs``: the views' pixels in [-1, 1], captions, one noise generator each.
 
-    def _compute(self, index: list[int], view: int, images: torch.Tensor, captions: list[str] | None) -> None:
-        """Features of ``images`` (already in the view's orientation), stored as entries ``index``."""
-        # Noise seeded per entry: an entry's features do not depend on which others share its batch, so a
-        # resumed or sharded run, which fills the cache in another order, reads what a plain run read.
-        generators = [torch.Generator().manual_seed(int(self.keys[i][:15], 16) + view) for i in index]
-        features = self.backbone.extract_features(images.to(self.backbone.device) * 2 - 1, captions=captions,
-                                                  generator=generators)
-        for row, i in enumerate(index):
-            levels = [f[row].to(self.dtype).cpu() for f in features]
-            self.store.write(i, view, levels)
-            path = self._path(i, view)
-            if path is not None:
-                save_tensors(path, {f"level{j}": t for j, t in enumerate(levels)})
-
-    def _held_images(self, index: list[int], view: int) -> tuple[torch.Tensor, list[str] | None]:
-        assert self.images is not None
-        batch = self.images[index]
-        return (batch.flip(-1) if view else batch), ([self.captions[i] for i in index] if self.captions else None)
-
-    def _fill(self, pairs: list[tuple[int, int]], progress: bool = False) -> None:
-        """Compute the (image, view) entries not held yet from the held images, in batches of one view."""
-        for view in range(self.views):
-            todo = sorted({i for i, v in pairs if v == view and not self.store.done(i, v)})
-            starts = range(0, len(todo), self.batch_size)
-            for start in tqdm(starts, desc="features", leave=False, disable=not progress or len(starts) < 2):
-                chunk = todo[start : start + self.batch_size]
-                self._compute(chunk, view, *self._held_images(chunk, view))
-
-    def register(self, keys: list[str], captions: list[str] | None = None) -> FeatureCache:
-        """Entries for a set of images not held in memory, by their ``image_key``s; ``get`` brings the pixels."""
-        self.keys, self.images, self.captions = list(keys), None, captions
-        self._open_store()
-        return self
-
-    def _open_store(self) -> None:
-        if self.storage == "disk":
-            assert self.folder is not None
-            digest = hashlib.sha256(f"{self.views}:{','.join(self.keys)}".encode()).hexdigest()[:20]
-            self.store = DiskStore(self.folder / digest, len(self.keys), self.views)
-            self.hits = int(self.store.flags.sum())
-        else:
-            self.store = RamStore(len(self.keys), self.views, self.dtype)
-
-    def build(self, images: torch.Tensor, captions: list[str] | None = None, batch_size: int | None = None,
-              progress: bool = True, eager: bool = False) -> FeatureCache:
-        """Register ``images`` (Nx3xHxW in [0, 1]), replacing earlier entries; read what the folder holds.
-
-        With ``eager``, compute every missing entry now (a progress bar shows it); otherwise each one is
-        computed the first time ``get`` asks for it.
+        Noise is seeded per entry, so an entry does not depend on which others share its pass: a resumed or
+        sharded run, which fills the cache in another order, reads what a plain run read.
         """
-        self.batch_size = batch_size or self.batch_size
-        fingerprint, timestep = self.backbone.fingerprint(), self.backbone.perception_timestep
-        texts = captions if captions else [""] * len(images)
-        self.register([image_key(image, fingerprint, timestep, text) for image, text in zip(images, texts)])
-        self.images, self.captions = images.detach().cpu(), list(captions) if captions else None
-        for i in range(len(images)):
-            for v in range(self.views):
-                path = self._path(i, v)
-                if path is not None and path.is_file():
-                    tensors = load_tensors(path)
-                    self.store.write(i, v, [tensors[f"level{j}"] for j in range(len(tensors))])
-                    self.hits += 1
-        if eager:
-            self.fill(progress)
-        return self
+        batch = self.samples.read(torch.tensor([row for row, _ in pairs]))
+        source = batch["image"].to(self.backbone.device)
+        images = torch.empty_like(source)
+        for view in sorted({v for _, v in pairs}):
+            at = [k for k, (_, v) in enumerate(pairs) if v == view]
+            images[at] = self.spec(view).pixels(source[at], [self.keys[pairs[k][0]] for k in at]).to(source.dtype)
+        captions = list(batch["caption"]) if self.backbone.takes_text and "caption" in batch else None
+        generators = [torch.Generator().manual_seed(noise_seed(self.keys[row], self.spec(view).noise))
+                      for row, view in pairs]
+        return images * 2 - 1, captions, generators
 
-    def fill(self, progress: bool = False) -> FeatureCache:
-        """Compute every entry not held yet (both views of every image)."""
-        self._fill([(i, v) for i in range(len(self.keys)) for v in range(self.views)], progress)
-        return self
+    def _compute(self, pairs: list[Pair]) -> dict[Pair, list[torch.Tensor]]:
+        """Features of ``pairs`` (fp16, CPU) in passes of at most ``batch_size`` images, stored when caching."""
+        found: dict[Pair, list[torch.Tensor]] = {}
+        for start in range(0, len(pairs), self.batch_size):
+            chunk = pairs[start : start + self.batch_size]
+            images, captions, generators = self._inputs(chunk)
+            features = self.backbone.extract_features(images, captions=captions, generator=generators)
+            self.computed += len(chunk)
+            for k, pair in enumerate(chunk):
+                found[pair] = [f[k].to(torch.float16).cpu() for f in features]
+                if self.store:
+                    self.entries.write(*self._entry(pair), found[pair])
+        return found
 
-    def get(self, indices: torch.Tensor, flipped: torch.Tensor | None = None, device: torch.device | None = None,
-            images: torch.Tensor | None = None, captions: list[str] | None = None) -> list[torch.Tensor]:
-        """Features of images ``indices`` (B,), of their mirror where ``flipped`` (B bool), as float32.
+    def _missing(self, pairs: set[Pair]) -> list[Pair]:
+        return sorted(pairs if not self.store else (p for p in pairs if not self.entries.has(*self._entry(p))))
 
-        ``images`` (Bx3xHxW in [0, 1], already flipped where ``flipped``) and their ``captions``: the pixels
-        of missing entries when the cache holds no images (``register``).
-        """
-        indices = indices.cpu()
-        view = flipped.long().cpu() if (flipped is not None and self.with_flip) else torch.zeros_like(indices)
-        if flipped is not None and flipped.any() and not self.with_flip:
-            raise ValueError("FeatureCache was built without flipped features; build it with with_flip=True")
-        pairs = list(zip(indices.tolist(), view.tolist()))
-        if self.images is not None:
-            self._fill(pairs)
-        else:
-            self._fill_given(pairs, images, captions)
+    def _live(self, rows: torch.Tensor, views: torch.Tensor) -> list[torch.Tensor]:
+        """A trained UNet's features, without gradients (θC, evaluation) in passes of at most ``batch_size``."""
+        pairs = list(zip(rows.tolist(), views.tolist()))
+        size = len(pairs) if torch.is_grad_enabled() else self.batch_size
+        parts = []
+        for start in range(0, len(pairs), size):
+            images, captions, generators = self._inputs(pairs[start : start + size])
+            parts.append(self.backbone.perception_features(images, captions=captions, generator=generators))
+            self.computed += len(pairs[start : start + size])
+        return [torch.cat([part[level] for part in parts]) for level in range(len(parts[0]))]
+
+    def get(self, rows: torch.Tensor, views: torch.Tensor, device: torch.device | None = None) -> list[torch.Tensor]:
+        """Features (float32, on ``device``) of samples ``rows`` (B,) in views ``views`` (B,)."""
         device = device or self.backbone.device
-        return [level.to(device).float() for level in self.store.read(indices, view)]  # convert after the copy
+        if self.live:  # gradients reach the trained UNet in grad mode
+            return [level.float().to(device) for level in self._live(rows.cpu(), views.cpu())]
+        pairs = list(zip(rows.tolist(), views.tolist()))
+        held = self._compute(self._missing(set(pairs)))
+        held.update({p: self.entries.read(*self._entry(p)) for p in set(pairs) - set(held)})
+        # Entries are float16 CPU tensors: under a bf16 CPU autocast, torch.stack refuses float16 inputs.
+        with torch.autocast("cpu", enabled=False):
+            levels = [torch.stack([held[p][j] for p in pairs]) for j in range(len(held[pairs[0]]))]
+        return [level.to(device).float() for level in levels]  # convert after the copy
 
-    def _fill_given(self, pairs: list[tuple[int, int]], images: torch.Tensor | None,
-                    captions: list[str] | None) -> None:
-        rows: dict[tuple[int, int], int] = {}
-        for row, pair in enumerate(pairs):
-            if not self.store.done(*pair):
-                rows.setdefault(pair, row)
-        if not rows:
-            return
-        if images is None:
-            raise ValueError("FeatureCache.get: entries missing and no images given (registered without images)")
-        for view in range(self.views):
-            chosen = [(i, row) for (i, v), row in rows.items() if v == view]
-            if chosen:
-                index, at = [i for i, _ in chosen], [row for _, row in chosen]
-                self._compute(index, view, images[at], [captions[r] for r in at] if captions else None)
+    def fill(self, views: list[int], progress: bool = False) -> FeatureCache:
+        """Compute every missing (row, view) entry of ``views`` now (a progress bar when asked)."""
+        pairs = self._missing({(row, view) for view in views for row in range(len(self.keys))})
+        for start in tqdm(range(0, len(pairs), 256), desc="features", leave=False, disable=not progress):
+            self._compute(pairs[start : start + 256])
+        return self

@@ -10,6 +10,7 @@ before training starts.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..perception.splits import backbone_info, labelled_subsets, open_backbone, 
 from ..tasks import check_tasks
 from .augment import Augmentation
 from .configs import HeadTrainingConfig
+from .feature_cache import FeatureEntries
 from .samples import require_samples
 from .sources import BatchSource
 from .step import make_accelerator, writes
@@ -73,13 +75,23 @@ class HeadTraining:
         """What fixes the batches of every step (saved in the train state, checked on resume)."""
         return {"seed": self.config.seed, "batch_size": self.config.batch_size}
 
+    @property
+    def cache_dir(self) -> str | None:
+        """The feature cache's folder: --cache-dir, else OUT/features with --cache-storage disk, else none."""
+        config = self.config
+        return config.cache_dir or (str(self.out / "features") if config.cache_storage == "disk" else None)
+
+    @cached_property
+    def feature_entries(self) -> FeatureEntries:
+        """The features improve's caches share: an image two pools (or a pool and the evaluation split) hold
+        runs the UNet once; the warm-up's are found in the folder when both stages share --cache-dir."""
+        return FeatureEntries(self.cache_dir, hold=self.config.cache_storage == "ram")
+
     def source(self, dataset, augmentation: Augmentation, start_step: int = 0) -> BatchSource:
         config, accelerator = self.config, self.accelerator
-        folder = config.cache_dir or (str(self.out / "features") if config.cache_storage == "disk" else None)
         trains = self.trained is not None  # a changing UNet: streamed features, with gradients
         return BatchSource(self.backbone, dataset, augmentation, config.seed, config.cache_features and not trains,
-                           folder, config.progress and self.writes, start_step, storage=config.cache_storage,
-                           num_workers=config.num_workers,
+                           self.cache_dir, start_step, storage=config.cache_storage, num_workers=config.num_workers,
                            process=(accelerator.process_index, accelerator.num_processes), grad=trains)
 
     def info(self) -> dict[str, Any]:

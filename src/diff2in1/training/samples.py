@@ -1,4 +1,5 @@
-"""The rows of a data set as the self-improving stage reads them: held in memory, or read when needed.
+"""The rows of a data set as the feature cache and the self-improving stage read them: held in memory, or
+read when needed.
 
 ``HeldSamples`` keeps a collated batch (fast; RAM grows with the data set). ``ReadSamples`` keeps only the
 data set and reads the rows a step asks for (with ``--cache-storage disk``: RAM stays flat, and each
@@ -15,9 +16,39 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..perception.splits import collate
-from .sources import load_all, take
 
 NOT_LABELS = ("image", "caption", "id")
+
+
+def load_all(dataset: Dataset, batch_size: int = 64) -> dict[str, Any]:
+    """Every item of ``dataset`` collated into one batch (for sets that fit in memory)."""
+    parts = list(DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate))
+    return concat_batches(parts)
+
+
+def concat_batches(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in parts[0].items():
+        if torch.is_tensor(value):
+            out[key] = torch.cat([p[key] for p in parts])
+        elif isinstance(value, dict):
+            out[key] = {k: torch.cat([p[key][k] for p in parts]) for k in value}
+        else:
+            out[key] = [x for p in parts for x in p[key]]
+    return out
+
+
+def take(batch: dict[str, Any], indices: torch.Tensor) -> dict[str, Any]:
+    """Rows ``indices`` of a collated batch (tensors, nested mask dict, lists of ids and captions)."""
+    out: dict[str, Any] = {}
+    for key, value in batch.items():
+        if torch.is_tensor(value):
+            out[key] = value[indices.to(value.device)]
+        elif isinstance(value, dict):
+            out[key] = {k: v[indices.to(v.device)] for k, v in value.items()}
+        else:
+            out[key] = [value[i] for i in indices.tolist()]
+    return out
 
 
 class HeldSamples:

@@ -5,10 +5,11 @@ Every step draws a global batch: positions ``step * size ...`` of an endless str
 of that batch (``step.rows``), and every sample's augmentation and perception noise are seeded by its
 position in the stream, so a sample looks the same on 1 or N processes and after a resume.
 
-Cached sources serve features from a ``FeatureCache``: in RAM (the data set loaded into memory too) or on
-disk (memory-mapped; samples read per batch through a DataLoader with ``num_workers`` workers, so RAM
-does not grow with the data set). Streamed sources read the same way and leave feature extraction to
-the caller, who can then run one UNet pass over real and synthetic samples together.
+Cached sources serve features from a ``FeatureCache`` whose views are the image and its mirror (a flipped
+sample): in RAM (the data set loaded into memory too) or on disk (files under the cache folder; samples
+read per batch through a DataLoader with ``num_workers`` workers, so RAM does not grow with the data
+set). Streamed sources read the same way and leave feature extraction to the caller, who can then run
+one UNet pass over real and synthetic samples together.
 """
 
 from __future__ import annotations
@@ -22,42 +23,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..backbones import DiffusionBackbone
-from ..perception.identity import image_key
 from ..perception.splits import collate, features_of, to_device
 from .augment import Augmentation, augment_batch, cacheable, step_generator
-from .feature_cache import FeatureCache
+from .feature_cache import FeatureCache, FeatureEntries, ImageAndMirror
+from .samples import HeldSamples, ReadSamples, concat_batches, load_all, take
 from .step import rows
 
-
-def load_all(dataset: Dataset, batch_size: int = 64) -> dict[str, Any]:
-    """Every item of ``dataset`` collated into one batch (for sets that fit in memory)."""
-    parts = list(DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate))
-    return concat_batches(parts)
-
-
-def concat_batches(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in parts[0].items():
-        if torch.is_tensor(value):
-            out[key] = torch.cat([p[key] for p in parts])
-        elif isinstance(value, dict):
-            out[key] = {k: torch.cat([p[key][k] for p in parts]) for k in value}
-        else:
-            out[key] = [x for p in parts for x in p[key]]
-    return out
-
-
-def take(batch: dict[str, Any], indices: torch.Tensor) -> dict[str, Any]:
-    """Rows ``indices`` of a collated batch (tensors, nested mask dict, lists of ids and captions)."""
-    out: dict[str, Any] = {}
-    for key, value in batch.items():
-        if torch.is_tensor(value):
-            out[key] = value[indices.to(value.device)]
-        elif isinstance(value, dict):
-            out[key] = {k: v[indices.to(v.device)] for k, v in value.items()}
-        else:
-            out[key] = [value[i] for i in indices.tolist()]
-    return out
+STORAGES = ("ram", "disk")
 
 
 class StreamOrder:
@@ -89,29 +61,20 @@ class _StepSampler:
             step += 1
 
 
-def dataset_keys(backbone: DiffusionBackbone, dataset: Dataset, num_workers: int = 0) -> list[str]:
-    """``image_key`` of every item (one streamed pass over the images, none kept)."""
-    fingerprint, timestep = backbone.fingerprint(), backbone.perception_timestep
-    keys: list[str] = []
-    for batch in DataLoader(dataset, batch_size=32, num_workers=num_workers, collate_fn=collate):
-        captions = batch.get("caption") if backbone.takes_text else None
-        keys += [image_key(image, fingerprint, timestep, captions[i] if captions else "")
-                 for i, image in enumerate(batch["image"])]
-    return keys
-
-
 class BatchSource:
     """Endless augmented batches of one data set; ``features(batch)`` gives their backbone features.
 
     ``next(size)``: this process's rows of the next global batch of ``size``; ``process``: (index,
-    number of processes). ``storage``: where cached features live (``ram`` or ``disk``, under
-    ``cache_dir``).
+    number of processes). ``storage``: where cached features live: ``ram`` (also written to and read from
+    ``cache_dir`` when given) or ``disk`` (files under ``cache_dir`` only).
     """
 
     def __init__(self, backbone: DiffusionBackbone, dataset: Dataset, augmentation: Augmentation, seed: int,
-                 cache: bool = True, cache_dir: str | Path | None = None, progress: bool = True, start_step: int = 0,
-                 *, storage: str = "ram", num_workers: int = 0, process: tuple[int, int] = (0, 1),
-                 grad: bool = False):
+                 cache: bool = True, cache_dir: str | Path | None = None, start_step: int = 0, *,
+                 storage: str = "ram", num_workers: int = 0, process: tuple[int, int] = (0, 1), grad: bool = False):
+        if storage not in STORAGES or (cache and storage == "disk" and not cache_dir):
+            raise ValueError(f"BatchSource: storage must be one of {STORAGES} ('disk' needs a cache_dir), "
+                             f"got {storage!r} with cache_dir {cache_dir!r}")
         self.backbone, self.augmentation, self.dataset, self.seed = backbone, augmentation, dataset, seed
         self.grad = grad  # streamed features carry gradients to a trained UNet
         self.calls, self.num_workers, self.process = start_step, num_workers, process
@@ -124,13 +87,10 @@ class BatchSource:
                           "only flips can be served from the cache", stacklevel=2)
             cache = False
         if cache:
-            self.cache = FeatureCache(backbone, cache_dir, with_flip=augmentation.flip, storage=storage)
-            if storage == "ram":
-                self.memory = load_all(dataset)
-                texts = self.memory.get("caption") if backbone.takes_text else None
-                self.cache.build(self.memory["image"], texts, progress=progress)
-            else:
-                self.cache.register(dataset_keys(backbone, dataset, num_workers))
+            self.memory = load_all(dataset) if storage == "ram" else None
+            samples = HeldSamples(self.memory) if self.memory is not None else ReadSamples(dataset, num_workers)
+            entries = FeatureEntries(cache_dir, hold=storage == "ram")
+            self.cache = FeatureCache(backbone, samples, ImageAndMirror(), entries, batch_size=16)
 
     def _rows(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(stream positions, data-set indices) of this process's rows of the current step."""
@@ -163,8 +123,9 @@ class BatchSource:
         return concat_batches(parts)
 
     def features(self, batch: dict[str, Any]) -> list[torch.Tensor]:
-        if self.cache is not None:
-            captions = batch.get("caption") if self.backbone.takes_text else None
-            return self.cache.get(batch["index"], batch.get("flipped"), images=batch["image"], captions=captions)
+        if self.cache is not None:  # view 1, the mirror, where the sample was flipped
+            flipped = batch.get("flipped")
+            views = flipped.long() if flipped is not None else torch.zeros_like(batch["index"])
+            return self.cache.get(batch["index"], views)
         generators = [step_generator(self.seed + 1, int(p)) for p in batch["position"]]
         return features_of(self.backbone, batch, generator=generators, grad=self.grad)

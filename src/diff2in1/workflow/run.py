@@ -20,8 +20,8 @@ from ..self_improving.config import ImproveConfig
 from ..training.configs import WarmupConfig
 
 SHARED_KEYS = ("data", "dataset", "tasks", "backbone", "backbone_kind", "timestep", "num_labelled", "labelled_seed",
-               "seed", "batch_size", "channels", "fuse_stride", "flip", "cache_features", "eval_split", "val_fraction",
-               "mixed_precision", "gradient_checkpointing", "progress")
+               "seed", "batch_size", "channels", "fuse_stride", "flip", "cache_features", "cache_dir", "eval_split",
+               "val_fraction", "mixed_precision", "gradient_checkpointing", "progress")
 
 
 @dataclass
@@ -56,8 +56,10 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
     from ..creation import CreateConfig
 
     run = Path(config.out)
-    warmup = config_from_dict(WarmupConfig, {**_shared(config, WarmupConfig), **config.warmup, "out": str(run / "warmup"),
-                                             "resume": True}, "run config [warmup]")
+    # One feature cache for the run: improve reads the image and mirror features the warm-up computed.
+    features = {"cache_dir": str(run / "features")}
+    warmup = config_from_dict(WarmupConfig, {**features, **_shared(config, WarmupConfig), **config.warmup,
+                                             "out": str(run / "warmup"), "resume": True}, "run config [warmup]")
     create_keys = {f.name for f in dataclasses.fields(CreateConfig)}
     create_shared = {k: v for k, v in config.shared.items() if k in create_keys and k != "seed"}
     create = config_from_dict(CreateConfig, {
@@ -65,7 +67,7 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
         "checkpoint": str(run / "warmup" / "checkpoint"), "out": str(run / "synthetic"), **config.create},
         "run config [create]")
     improve = config_from_dict(ImproveConfig, {
-        **_shared(config, ImproveConfig), **config.improve, "out": str(run / "improve"), "resume": True,
+        **features, **_shared(config, ImproveConfig), **config.improve, "out": str(run / "improve"), "resume": True,
         "warmup": str(run / "warmup" / "checkpoint"), "synthetic": str(run / "synthetic")}, "run config [improve]")
     return warmup, create, improve
 
