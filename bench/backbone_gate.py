@@ -42,6 +42,12 @@ def _commit() -> str:
         return "unknown"
 
 
+def _machine() -> str:
+    import platform
+
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {platform.python_version()}"
+
+
 def _rooms(work: Path) -> str:
     from diff2in1.data.rooms import RoomsConfig, generate_rooms
 
@@ -108,8 +114,10 @@ def collect(work: Path, results: Path) -> dict:
         record = json.loads(file.read_text())
         runs.setdefault(labelled, {}).setdefault(mode, {})[seed] = {
             f"{split}{'_tta' if tta else ''}": _headline(record["scores"], split, tta)
-            for split in ("val", "test") for tta in (False, True)} | {"commit": record["commit"]}
-    out = {"command": " ".join([sys.executable, *sys.argv]), "commit": _commit(), "rooms": ROOMS, "tasks": TASKS,
+            for split in ("val", "test") for tta in (False, True)} | {"git_commit": record["commit"],
+                                                                      "command": record["command"]}
+    out = {"command": " ".join([sys.executable, *sys.argv]), "git_commit": _commit(), "machine": _machine(),
+           "rooms": ROOMS, "tasks": TASKS,
            "design": __doc__.split("\n\n")[1], "runs": runs, "paired": _paired(runs)}
     results.mkdir(parents=True, exist_ok=True)
     (results / "backbone_gate.json").write_text(json.dumps(out, indent=1))
@@ -137,7 +145,7 @@ def _paired(runs: dict) -> dict:
 
 
 def _table(out: dict) -> str:
-    lines = [f"# Trainable-backbone gate\n\nCommand: `{out['command']}` at {out['commit'][:7]}\n",
+    lines = [f"# Trainable-backbone gate\n\nCollected by `{out['command']}` at {out['git_commit'][:7]} on {out['machine']}; each run's command and commit are in backbone_gate.json\n",
              "Paired by seed against `none` (heads only, same steps); negative = better for normals' mean "
              "error and depth abs_rel, positive = better for mIoU.\n",
              "| labels | mode | split | normal mean (°) | depth abs_rel | mIoU | seeds |", "|---|---|---|---|---|---|---|"]

@@ -141,7 +141,7 @@ def step_row(job: dict[str, Any]) -> dict[str, Any]:
         accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=config.mixed_precision)
         trainer = TrainStep(accelerator, model.to(device), optimizer, schedule)
         items = make_items(2 * batch_size, backbone.sample_size, job["seed"])
-        source = BatchSource(backbone, items, Augmentation(flip=True), config.seed, cache=False, progress=False,
+        source = BatchSource(backbone, items, Augmentation(flip=True), config.seed, cache=False,
                              grad=trained is not None)
         run = SimpleNamespace(config=config, trained=trained)
 
