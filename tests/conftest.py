@@ -52,3 +52,30 @@ def tiny_pixel_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random pixel-space UNet2DModel folder (unet/, scheduler/): 16x16 images, features ``[32, 16]``
     channels at strides ``[1, 1]``."""
     return save_tiny_pixel_unet(tmp_path_factory.mktemp("tiny_pixel"))
+
+
+class StoppedAfterSave(Exception):
+    """Raised by `stop_after_save` right after a run's train state is written (a run stopped there)."""
+
+
+@pytest.fixture
+def stop_after_save(monkeypatch: pytest.MonkeyPatch):
+    """``with stop_after_save(module, step): run()``: the run's ``save_train_state`` (looked up in ``module``)
+    writes the state of ``step``, then the run stops with `StoppedAfterSave`, which the block expects."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def stopping(module, step: int):
+        save = module.save_train_state
+
+        def save_then_stop(out, modules, optimizer, schedule, at, **kwargs):
+            save(out, modules, optimizer, schedule, at, **kwargs)
+            if at == step:
+                raise StoppedAfterSave
+
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "save_train_state", save_then_stop)
+            with pytest.raises(StoppedAfterSave):
+                yield
+
+    return stopping

@@ -29,27 +29,14 @@ def test_resume_continues_from_the_saved_step(rooms32: Path, tiny_pixel_path: Pa
     assert json.loads((run / "metrics.json").read_text())["step"] == 6
 
 
-class Crash(Exception):
-    pass
-
-
 def test_resumed_run_repeats_the_uninterrupted_one(rooms32: Path, tiny_pixel_path: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   stop_after_save) -> None:
     """A run stopped after its step-4 save and resumed logs the losses of a run that never stopped."""
     argv = ["--checkpoint-every", "2", "--lr-warmup", "1", "--seed", "1"]
     assert main(warmup_args(rooms32, tiny_pixel_path, tmp_path / "straight", 6, *argv)) == 0
 
-    save = warmup_module.save_train_state
-
-    def save_then_crash(run, modules, optimizer, schedule, step, **kwargs):
-        save(run, modules, optimizer, schedule, step, **kwargs)
-        if step == 4:
-            raise Crash
-
-    with monkeypatch.context() as patch:
-        patch.setattr(warmup_module, "save_train_state", save_then_crash)
-        with pytest.raises(Crash):
-            main(warmup_args(rooms32, tiny_pixel_path, tmp_path / "stopped", 6, *argv))
+    with stop_after_save(warmup_module, 4):
+        main(warmup_args(rooms32, tiny_pixel_path, tmp_path / "stopped", 6, *argv))
     assert main(warmup_args(rooms32, tiny_pixel_path, tmp_path / "stopped", 6, *argv, "--resume")) == 0
     straight, resumed = _log(tmp_path / "straight"), _log(tmp_path / "stopped")
     assert [row["step"] for row in resumed] == [row["step"] for row in straight]

@@ -162,22 +162,13 @@ def test_stored_labels_train_on_the_created_labels(warm, monkeypatch):
     train_improve(_config(warm, "stored", labels="stored"))
 
 
-def test_a_resumed_run_repeats_the_uninterrupted_one(warm, monkeypatch):
+def test_a_resumed_run_repeats_the_uninterrupted_one(warm, stop_after_save):
     import diff2in1.self_improving.improve as improve_module
 
     settings = dict(steps=4, checkpoint_every=1, lr=1e-2)
     straight = train_improve(_config(warm, "straight", **settings))
-    save = improve_module.save_train_state
-
-    def save_then_stop(out, modules, optimizer, schedule, step, **kwargs):
-        save(out, modules, optimizer, schedule, step, **kwargs)
-        if step == 2:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(improve_module, "save_train_state", save_then_stop)
-        with pytest.raises(KeyboardInterrupt):
-            train_improve(_config(warm, "stopped", **settings))
+    with stop_after_save(improve_module, 2):
+        train_improve(_config(warm, "stopped", **settings))
     resumed = train_improve(_config(warm, "stopped", resume=True, **settings))
     logs = [list(csv.DictReader(open(run / "log.csv"))) for run in (straight, resumed)]
     assert [row["step"] for row in logs[1]] == ["1", "2", "3", "4"]

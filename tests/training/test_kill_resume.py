@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from launch_helpers import launch_env, log_rows, log_steps
+from launch_helpers import log_rows, log_steps, run_killed
 
 from diff2in1.cli.main import main
 from diff2in1.fileio import load_tensors
-
-# Runs the command in a child process that SIGKILLs itself right after logging step KILL_AT: no clean-up,
-# no final save, as when a job is pre-empted.
-KILLER = """
-import os, signal, sys
-from diff2in1.training import loop
-write = loop.CsvLog.write
-def write_then_die(self, row):
-    write(self, row)
-    if self.path.name == "log.csv" and int(row["step"]) == int(sys.argv[1]):
-        os.kill(os.getpid(), signal.SIGKILL)
-loop.CsvLog.write = write_then_die
-from diff2in1.cli.main import main
-main(sys.argv[2:])
-"""
-
-
-def run_killed(argv: list[str], step: int) -> None:
-    result = subprocess.run([sys.executable, "-c", KILLER, str(step), *argv], env=launch_env(),
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -29,9 +29,14 @@ def warmup_argv(rooms: Path, backbone: Path, out: Path, *extra: str) -> list[str
 
 @pytest.mark.parametrize("storage", ["ram", "disk"])
 def test_two_processes_train_the_head_one_process_trains(rooms16, tiny_pixel_path, tmp_path, storage):
+    one_and_two_processes_agree(rooms16, tiny_pixel_path, tmp_path, "--cache-storage", storage)
+
+
+def one_and_two_processes_agree(rooms: Path, backbone: Path, tmp_path: Path, *extra: str) -> tuple[Path, Path]:
+    """Warm up on 1 and on 2 processes; their losses, gradients and metrics agree. Returns both run folders."""
     single, double = tmp_path / "one", tmp_path / "two"
-    assert main(warmup_argv(rooms16, tiny_pixel_path, single, "--cache-storage", storage)) == 0
-    result = accelerate_launch(warmup_argv(rooms16, tiny_pixel_path, double, "--cache-storage", storage))
+    assert main(warmup_argv(rooms, backbone, single, *extra)) == 0
+    result = accelerate_launch(warmup_argv(rooms, backbone, double, *extra))
     assert result.returncode == 0, result.stderr[-3000:]
     assert saved_processes(double / "train_state") == 2
     assert log_steps(double / "log.csv") == [1, 2, 3, 4]
@@ -40,6 +45,7 @@ def test_two_processes_train_the_head_one_process_trains(rooms16, tiny_pixel_pat
     assert gradient_gap(single / "train_state", double / "train_state") < 1e-3
     m1, m2 = read_json(single / "metrics.json")["metrics"], read_json(double / "metrics.json")["metrics"]
     assert m1["normal"]["mean"] == pytest.approx(m2["normal"]["mean"], rel=1e-4)
+    return single, double
 
 
 def test_two_processes_create_every_sample_once(rooms16, tiny_pixel_path, tmp_path):

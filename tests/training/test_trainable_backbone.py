@@ -4,15 +4,12 @@ export -> pipeline, exact resume, the untouched generator, and checkpoints that 
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from launch_helpers import launch_env, log_rows, log_steps
+from launch_helpers import log_rows, log_steps, run_killed
 from PIL import Image
 
 from diff2in1.backbones import load_backbone
@@ -251,28 +248,6 @@ def test_lora_on_tiny_stable_diffusion_warmup_improve_predict(tiny_sd_path, tmp_
         assert_apart(predictions(pipe, images), expected)
 
 
-# Runs the command in a child process that SIGKILLs itself right after logging step KILL_AT: no clean-up,
-# no final save, as when a job is pre-empted (as tests/training/test_kill_resume.py).
-KILLER = """
-import os, signal, sys
-from diff2in1.training import loop
-write = loop.CsvLog.write
-def write_then_die(self, row):
-    write(self, row)
-    if self.path.name == "log.csv" and int(row["step"]) == int(sys.argv[1]):
-        os.kill(os.getpid(), signal.SIGKILL)
-loop.CsvLog.write = write_then_die
-from diff2in1.cli.main import main
-main(sys.argv[2:])
-"""
-
-
-def run_killed(argv: list[str], step: int) -> None:
-    result = subprocess.run([sys.executable, "-c", KILLER, str(step), *argv], env=launch_env(),
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
-
-
 def test_a_killed_and_resumed_lora_warmup_matches_the_uninterrupted_run(rooms16, tiny_pixel_path, tmp_path):
     def argv(out: Path, *extra: str) -> list[str]:
         return ["warmup", "--data", str(rooms16), "--backbone", str(tiny_pixel_path), "--out", str(out),
@@ -296,7 +271,7 @@ def test_a_killed_and_resumed_lora_warmup_matches_the_uninterrupted_run(rooms16,
 
 
 def test_a_stopped_and_resumed_lora_improve_matches_the_uninterrupted_run(lora_run, rooms16, tiny_pixel_path,
-                                                                          tmp_path, monkeypatch):
+                                                                          tmp_path, stop_after_save):
     """As tests/self_improving/test_improve_stage.py's resume test, with θE's and θC's adapters compared too."""
     import diff2in1.self_improving.improve as improve_module
 
@@ -307,17 +282,8 @@ def test_a_stopped_and_resumed_lora_improve_matches_the_uninterrupted_run(lora_r
                 "--lr", "1e-2", "--lr-warmup", "0", *extra]
 
     assert main(argv(tmp_path / "straight")) == 0
-    save = improve_module.save_train_state
-
-    def save_then_stop(out, modules, optimizer, schedule, step, **kwargs):
-        save(out, modules, optimizer, schedule, step, **kwargs)
-        if step == 2:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(improve_module, "save_train_state", save_then_stop)
-        with pytest.raises(KeyboardInterrupt):
-            main(argv(tmp_path / "stopped"))
+    with stop_after_save(improve_module, 2):
+        main(argv(tmp_path / "stopped"))
     assert main(argv(tmp_path / "stopped", "--resume")) == 0
     straight, resumed = log_rows(tmp_path / "straight" / "log.csv"), log_rows(tmp_path / "stopped" / "log.csv")
     assert [row["step"] for row in resumed] == ["1", "2", "3", "4"]
