@@ -9,7 +9,8 @@
 #   bench/gpu_check.sh OUT              # on the GPU machine (python3 with torch, diffusers and this package)
 #   GPU_CHECK_QUICK=1 bench/gpu_check.sh OUT   # the same steps on the CPU with tiny sizes: a rehearsal
 #   GPU_CHECK_STEPS="speed-fp32 rooms-bf16" bench/gpu_check.sh OUT   # only these steps
-#   (steps: speed-bf16 speed-bf16-more rooms-bf16 rooms-fp16 tiny-sd-bf16 pytest-gpu speed-fp32 speed-fp32-more;
+#   (steps: speed-bf16 speed-bf16-more rooms-bf16 rooms-fp16 tiny-sd-bf16 pytest-gpu speed-fp32 speed-fp32-more
+#   trainable-bf16 gate-s0 gate-s1 gate-s2;
 #   GPU_CHECK_SECONDS: the time every step must end by, 330 s by default)
 #
 # Writes OUT/summary.txt (one line per step: name, exit status, seconds), OUT/speed/speed-*.json|md and
@@ -108,6 +109,16 @@ fi
 wait
 speed speed-fp32 fp32 "$T_SPEED" --sections features warmup creation
 speed speed-fp32-more fp32 "$T_SPEED" --sections epoch improve --update
+# The trainable UNet's step (none / lora / full, with and without gradient checkpointing), rooms and SD size.
+step trainable-bf16 "$T_SPEED" "$PY" bench/speed_trainable.py --device "$DEVICE" --precision bf16 \
+  --sizes embedded sd15 --batch-sizes 8 8 --repeats 5 3 --out "$OUT/speed"
+# The trainable-backbone gate on rooms (100 and 800 labels, 3 seeds), one process per seed, on one rooms set.
+"$PY" -c "import sys; sys.path.insert(0, 'bench'); import backbone_gate as g, pathlib; g._rooms(pathlib.Path('$WORK/gate'))"
+for seed in 0 1 2; do
+  step "gate-s$seed" "$T_ROOMS" "$PY" bench/backbone_gate.py --seeds "$seed" --work "$WORK/gate" \
+    --results "$OUT/gate-s$seed" &
+done
+wait
 (cd "$WORK" && tar czf "$OUT/runs.tgz" --exclude='*.png' --exclude='*.safetensors' --exclude='*.npy' \
   --exclude='features' --exclude='*-rooms' --exclude='tiny_sd' .)
 echo "gpu_check: done $(date -u +%FT%TZ)" | tee -a "$OUT/summary.txt"
