@@ -307,7 +307,7 @@ def train_improve(config: ImproveConfig) -> Path:
         metrics = both()
         return {**flat_metrics(metrics.get("theta_e", {}), "E:"), **flat_metrics(metrics.get("theta_c", {}), "C:")}
 
-    fit(run, trainer, log, "improve", loss, evaluate, save=lambda: _save(run, trainer, ema, config))
+    fit(run.plan(), trainer, log, "improve", loss, evaluate, save=lambda: _save(run, trainer, ema, config))
     _remove_bank(run)
     metrics = both(flip=config.eval_flip)
     if run.writes:

@@ -14,8 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from ..backbones.adapters import attach_trained_unet
 from ..heads import PerceptionModel
 from ..perception.evaluation import FeatureSource, evaluate
@@ -24,6 +22,7 @@ from ..tasks import check_tasks
 from .augment import Augmentation
 from .configs import HeadTrainingConfig
 from .feature_cache import FeatureEntries
+from .fit import Plan
 from .samples import require_samples
 from .sources import BatchSource
 from .step import make_accelerator, writes
@@ -109,5 +108,9 @@ class HeadTraining:
         return evaluate(self.backbone, models, self.eval_set, flip=flip, accelerator=self.accelerator,
                         features=features, progress=self.config.progress)
 
-    def progress_bar(self, desc: str, step: int) -> tqdm:
-        return tqdm(total=self.config.steps, initial=step, desc=desc, disable=not self.config.progress or not self.writes)
+    def plan(self) -> Plan:
+        """When the training loop (``fit``) logs, evaluates and saves: every step's log, eval.csv rows
+        every --eval-every steps before the last (the caller evaluates the last), --checkpoint-every."""
+        config = self.config
+        return Plan(config.steps, config.checkpoint_every, config.eval_every,
+                    progress=config.progress and self.writes)

@@ -1,4 +1,6 @@
-"""`diff2in1 pretrain`: train a pixel-space diffusion UNet (DDPM noise prediction) on a folder of images."""
+"""`diff2in1 pretrain`: train a pixel-space diffusion UNet (DDPM noise prediction) on a folder of images.
+
+Its loss, sample grids (`fit`'s evaluate hook), checkpoint and `--max-minutes` stop go to `training.fit`'s loop."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm import tqdm
 
 from ..config import config_to_dict
 from ..data.images import load_images
@@ -19,6 +20,7 @@ from ..fileio import load_tensors, write_yaml
 from .checkpoint import load_checkpoint, save_checkpoint
 from .configs import PretrainConfig
 from .ema import EMA
+from .fit import Plan, fit
 from .loop import RunLog, restore_rng, rng_states
 from .step import TrainStep, make_accelerator, shard, step_seed, writes
 
@@ -155,37 +157,42 @@ def _out_of_time(accelerator, minutes: float, start: float) -> bool:
     return bool(accelerator.reduce(late, reduction="sum") > 0)
 
 
+def _loss(trainer: TrainStep, images: torch.Tensor, config: PretrainConfig, noise_scheduler):
+    """Step ``step``'s DDPM loss: the MSE of the predicted noise."""
+
+    def loss(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        noisy, t, noise = _noisy_batch(images, step, config, trainer.accelerator, noise_scheduler)
+        with trainer.autocast():
+            pred = trainer.model(noisy, t).sample
+        value = F.mse_loss(pred.float(), noise)
+        return value, {"loss": float(value.detach())}
+
+    return loss
+
+
 def pretrain(config: PretrainConfig) -> Path:
     """Train; resumes from ``out/checkpoint`` when it exists. Returns the exported model folder.
 
     ``--batch-size`` is global: under ``accelerate launch`` each process takes an equal share of it.
     """
     out, trainer, images, noise_scheduler = _start(config)
-    accelerator = trainer.accelerator
+    accelerator, ema = trainer.accelerator, trainer.ema
+    assert ema is not None
     log = RunLog(accelerator, out, "pretrain", config, trainer.steps)
     start = time.time()
-    bar = tqdm(total=config.steps, initial=trainer.steps, desc="pretrain", disable=not writes(accelerator))
-    while trainer.steps < config.steps:
-        noisy, t, noise = _noisy_batch(images, trainer.steps, config, accelerator, noise_scheduler)
-        with trainer.autocast():
-            pred = trainer.model(noisy, t).sample
-        loss = F.mse_loss(pred.float(), noise)
-        logs = {"loss": float(loss.detach()), **trainer.step(loss)}
-        step = trainer.steps
-        bar.update()
-        bar.set_postfix(loss=f"{logs['loss']:.4f}")
-        out_of_time = _out_of_time(accelerator, config.max_minutes, start)
-        if step % 100 == 0:
-            log.train({"step": step, **trainer.mean(logs)})
-        if writes(accelerator) and (step % config.sample_every == 0 or step == config.steps):
-            save_grid(sample_images(trainer.ema.shadow, noise_scheduler.config, 32), out / "samples" / f"step{step:07d}.png")
-        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
-            _save(out, trainer, config)
-        if out_of_time:
-            accelerator.print(f"stopping after {config.max_minutes} minutes at step {step}; resume to continue")
-            break
-    bar.close()
+
+    def samples() -> None:  # on the main process alone: no eval.csv row
+        if writes(accelerator):
+            grid = sample_images(ema.shadow, noise_scheduler.config, 32)
+            save_grid(grid, out / "samples" / f"step{trainer.steps:07d}.png")
+
+    plan = Plan(config.steps, config.checkpoint_every, config.sample_every, eval_last=True, log_every=100,
+                show="loss", seconds=False, progress=writes(accelerator))
+    fit(plan, trainer, log, "pretrain", _loss(trainer, images, config, noise_scheduler), samples,
+        save=lambda: _save(out, trainer, config), stop=lambda: _out_of_time(accelerator, config.max_minutes, start))
+    if trainer.steps < config.steps:
+        accelerator.print(f"stopping after {config.max_minutes} minutes at step {trainer.steps}; resume to continue")
     log.close()
     if writes(accelerator):
-        export_model(trainer.ema.shadow, noise_scheduler, out / "model")
+        export_model(ema.shadow, noise_scheduler, out / "model")
     return out / "model"

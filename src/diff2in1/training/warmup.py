@@ -95,7 +95,7 @@ def train_warmup(config: WarmupConfig) -> Path:
     run, trainer, log = _start(config)
     augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
     source = run.source(run.train_set, augmentation, trainer.steps)
-    fit(run, trainer, log, "warmup", loss=lambda step: _warmup_loss(run, trainer, source),
+    fit(run.plan(), trainer, log, "warmup", loss=lambda step: _warmup_loss(run, trainer, source),
         evaluate=lambda: flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {})),
         save=lambda: _save(run, trainer, trainer.steps))
     if trainer.steps == 0 and run.writes:  # --steps 0: the freshly initialised head is the checkpoint (a baseline)
