@@ -253,7 +253,7 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
         trainer = HeadTraining(replace(config, eval_split=split), run)
         models = {"theta_e": load_perception(run / "checkpoint", which="model")[0]}
         if not warmup:
-            models["theta_c"] = load_perception(run / "checkpoint", which="creation")[0]
+            models["theta_c"] = load_perception(run / "checkpoint", which="theta_c")[0]
         cached = eval_features(trainer, replace(config, cache_storage="ram"), ViewBank(2))
         scores["val" if split == "unlabelled" else split] = trainer.evaluate(models, flip=True, features=cached)
     write_json(target, scores)

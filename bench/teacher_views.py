@@ -79,7 +79,7 @@ def one_seed(work: Path, seed: int, teacher: str, names: list[str], labelled: in
     warmup, _, improve = stage_configs(seed_config(work, labelled, seed))
     run = HeadTraining(replace(improve, eval_split="unlabelled", out=str(work / "teacher_views")), work / "teacher_views")
     folder = Path(warmup.out) if teacher == "warmup" else Path(warmup.out).parent / teacher
-    model = load_perception(folder / "checkpoint", which="creation")[0].to(run.backbone.device).eval()
+    model = load_perception(folder / "checkpoint", which="theta_c")[0].to(run.backbone.device).eval()
     samples = open_samples(run.eval_set, in_memory=True)
     out = {}
     for name in names:

@@ -59,7 +59,7 @@ def test_labels_come_from_the_final_unet_pass_without_an_extra_call(
 
     monkeypatch.setattr(pixel_backbone, "unet_pass", counting)
     other = PerceptionModel(pixel_backbone.feature_channels, pixel_backbone.feature_strides, ["depth"], channels=8)
-    _, preds = create_batch(pixel_backbone, {"creation": pixel_head, "model": other}, _images(2, 16), None,
+    _, preds = create_batch(pixel_backbone, {"theta_c": pixel_head, "theta_e": other}, _images(2, 16), None,
                             t_star=500, num_inference_steps=10, generator=_generators([0, 1]))
     expected_run = denoising_timesteps(pixel_backbone.set_inference_steps(10), 500)
     assert [t for t, _ in calls] == expected_run.tolist()  # one pass per DDIM step, none for the heads
@@ -67,8 +67,8 @@ def test_labels_come_from_the_final_unet_pass_without_an_extra_call(
     with torch.no_grad():
         direct = pixel_head(last_features, (16, 16))
         direct_other = other(last_features, (16, 16))
-    assert torch.allclose(preds["creation"]["normal"]["normal"], direct["normal"]["normal"])
-    assert torch.allclose(preds["model"]["depth"]["depth"], direct_other["depth"]["depth"])
+    assert torch.allclose(preds["theta_c"]["normal"]["normal"], direct["normal"]["normal"])
+    assert torch.allclose(preds["theta_e"]["depth"]["depth"], direct_other["depth"]["depth"])
 
 
 def test_small_t_star_gives_near_copies_and_large_t_star_drifts(pixel_backbone, pixel_head) -> None:

@@ -49,7 +49,7 @@ def test_theta_c_follows_theta_e_as_an_ema(warm):
     out = train_improve(_config(warm, "ema", ema_decay=0.5, lr=1e-2))
     start = load_tensors(warm["checkpoint"] / "model.safetensors")
     theta_e = load_tensors(out / "checkpoint" / "model.safetensors")
-    theta_c = load_tensors(out / "checkpoint" / "creation.safetensors")
+    theta_c = load_tensors(out / "checkpoint" / "theta_c.safetensors")
     key = next(k for k in start if k.endswith("weight"))
     assert not torch.equal(theta_e[key], start[key])
     assert not torch.equal(theta_c[key], start[key])
@@ -63,14 +63,14 @@ def test_theta_c_follows_theta_e_as_an_ema(warm):
 def test_keep_rate_one_leaves_theta_c_at_the_warmup_model(warm):
     out = train_improve(_config(warm, "frozen_c", ema_decay=1.0, lr=1e-2))
     start = load_tensors(warm["checkpoint"] / "model.safetensors")
-    theta_c = load_tensors(out / "checkpoint" / "creation.safetensors")
+    theta_c = load_tensors(out / "checkpoint" / "theta_c.safetensors")
     assert all(torch.equal(theta_c[k], start[k]) for k in start)
 
 
 def test_a_second_round_starts_theta_e_and_theta_c_where_the_first_ended(warm):
     first = train_improve(_config(warm, "round1", ema_decay=0.5, lr=1e-2, pseudo_batch_size=0, synthetic=""))
     second = train_improve(_config(warm, "round2", warmup=str(first / "checkpoint"), ema_decay=1.0, lr=0.0))
-    for name in ("model.safetensors", "creation.safetensors"):  # θE and θC apart at the end of round 1
+    for name in ("model.safetensors", "theta_c.safetensors"):  # θE and θC apart at the end of round 1
         ended, started = load_tensors(first / "checkpoint" / name), load_tensors(second / "checkpoint" / name)
         assert all(torch.equal(ended[k], started[k]) for k in ended), name
 
@@ -111,7 +111,7 @@ def test_teacher_heads_are_averaged_with_theta_c_which_keeps_following_theta_e(w
     out = train_improve(_config(warm, "heads", teacher_heads=[str(warm["checkpoint"])], steps=2))
     teachers = [model for model, _, _ in calls]
     assert all(isinstance(m, HeadEnsemble) and len(m.members) == 2 for m in teachers) and len(teachers) == 2
-    theta_c = load_tensors(out / "checkpoint" / "creation.safetensors")
+    theta_c = load_tensors(out / "checkpoint" / "theta_c.safetensors")
     assert any(not torch.equal(theta_c[k], v) for k, v in teachers[0].members[1].state_dict().items())
 
 
@@ -140,14 +140,14 @@ def test_each_view_of_each_image_runs_the_unet_once_with_the_cache(warm, monkeyp
 
 def test_unlabelled_photos_are_labelled_by_theta_c(warm):
     out = train_improve(_config(warm, "photos", synthetic="", unlabelled=str(warm["photos"])))
-    assert (out / "checkpoint" / "creation.safetensors").is_file()
+    assert (out / "checkpoint" / "theta_c.safetensors").is_file()
 
 
 @pytest.mark.parametrize("storage", ["ram", "disk"])
 def test_a_labelled_folder_as_unlabelled_pool_gives_its_images_only(warm, storage):
     out = train_improve(_config(warm, f"layout_pool_{storage}", synthetic="", unlabelled=str(warm["rooms"]),
                                 cache_storage=storage))
-    assert (out / "checkpoint" / "creation.safetensors").is_file()
+    assert (out / "checkpoint" / "theta_c.safetensors").is_file()
 
 
 def test_pseudo_samples_are_required_for_a_pseudo_batch(warm):
@@ -174,6 +174,57 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(warm, stop_after_save):
     assert [row["step"] for row in logs[1]] == ["1", "2", "3", "4"]
     for a, b in zip(*logs):
         assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-4), f"step {a['step']}"
+
+
+def test_a_run_written_before_theta_c_took_its_name_loads_and_resumes(warm, stop_after_save):
+    """Older runs name θC 'creation' (creation.safetensors, has_creation, creation_unet.safetensors, the train
+    state's creation.safetensors): they still load, label, resume and start another round."""
+    from diff2in1.fileio import save_tensors, write_json
+    from diff2in1.perception.checkpoint import load_perception, load_unet_weights
+    from diff2in1.perception.pipeline import THETA_C, Diff2in1Pipeline
+
+    settings = dict(steps=4, checkpoint_every=1, lr=1e-2, ema_decay=0.5)
+    straight = train_improve(_config(warm, "new_names", **settings))
+    import diff2in1.self_improving.improve as improve_module
+
+    with stop_after_save(improve_module, 2):
+        train_improve(_config(warm, "old_names", **settings))
+    old = warm["root"] / "old_names"
+    checkpoint, state = old / "checkpoint", old / "train_state"
+    (checkpoint / "theta_c.safetensors").rename(checkpoint / "creation.safetensors")
+    (state / "theta_c.safetensors").rename(state / "creation.safetensors")
+    info = read_json(checkpoint / "perception.json")
+    info["has_creation"] = info.pop("has_theta_c")
+    write_json(checkpoint / "perception.json", info)
+
+    theta_c = load_tensors(checkpoint / "creation.safetensors")
+    theta_e = load_tensors(checkpoint / "model.safetensors")
+    assert any(not torch.equal(theta_c[k], theta_e[k]) for k in theta_c)  # θC is not θE's fallback
+    loaded = load_perception(checkpoint, which="theta_c")[0].state_dict()
+    assert all(torch.equal(loaded[k], theta_c[k]) for k in theta_c)
+    pipe = Diff2in1Pipeline.from_pretrained(checkpoint, which="creation")  # the older name of the head too
+    assert pipe.which == THETA_C and all(torch.equal(pipe.head.state_dict()[k].cpu(), theta_c[k]) for k in theta_c)
+    round2 = train_improve(_config(warm, "old_names_round2", warmup=str(checkpoint), ema_decay=1.0, lr=0.0, steps=1))
+    started = load_tensors(round2 / "checkpoint" / "theta_c.safetensors")
+    assert all(torch.equal(started[k], theta_c[k]) for k in theta_c)
+
+    resumed = train_improve(_config(warm, "old_names", resume=True, **settings))
+    logs = [list(csv.DictReader(open(run / "log.csv"))) for run in (straight, resumed)]
+    assert [row["step"] for row in logs[1]] == ["1", "2", "3", "4"]
+    for a, b in zip(*logs):  # θC (the EMA) came back from the train state's creation.safetensors
+        assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-4), f"step {a['step']}"
+    ended = [load_tensors(run / "checkpoint" / "theta_c.safetensors") for run in (straight, resumed)]
+    assert all(torch.allclose(ended[0][k], ended[1][k], atol=1e-6) for k in ended[0])
+    assert read_json(resumed / "checkpoint" / "perception.json")["has_theta_c"]
+    assert not (checkpoint / "creation.safetensors").exists()  # rewritten under θC's name, not beside it
+
+    # A trained backbone's θC UNet weights under their older name (read when theta_c_unet.safetensors is absent).
+    info["backbone"]["trained"] = {"mode": "lora"}
+    write_json(checkpoint / "perception.json", info)
+    save_tensors(checkpoint / "model_unet.safetensors", {"w": torch.zeros(2)})
+    save_tensors(checkpoint / "creation_unet.safetensors", {"w": torch.ones(2)})
+    assert torch.equal(load_unet_weights(checkpoint, "theta_c")["w"], torch.ones(2))
+    assert torch.equal(load_unet_weights(checkpoint, "model")["w"], torch.zeros(2))
 
 
 def test_a_teacher_checkpoint_labels_instead_of_theta_c(warm, monkeypatch):

@@ -51,7 +51,7 @@ def test_two_processes_improve_like_one(warm, tmp_path):
                 for k, v in load_tensors(warm["checkpoint"] / "model.safetensors").items())
     assert gradient_gap(tmp_path / "one" / "train_state", tmp_path / "two" / "train_state") < 1e-3  # θE
     # θC blends θE's weights, so it carries their rounding-sized Adam steps (see gradient_gap): ~moved/150
-    assert 1e-2 < moved and _gap(tmp_path / "one", tmp_path / "two", "creation.safetensors") < moved / 20
+    assert 1e-2 < moved and _gap(tmp_path / "one", tmp_path / "two", "theta_c.safetensors") < moved / 20
     # each process scores its share of the test split; the gathered metrics are those of the whole set
     one, two = (read_json(tmp_path / run / "metrics.json")["metrics"] for run in ("one", "two"))
     for head in ("theta_e", "theta_c"):
@@ -66,5 +66,5 @@ def test_killed_and_resumed_improve_with_a_sparse_ema_matches_the_straight_run(w
     assert log_steps(tmp_path / "killed" / "log.csv") == list(range(1, 9))
     assert main(improve_argv(warm, tmp_path / "killed", *argv, "--resume")) == 0
     assert log_steps(tmp_path / "killed" / "log.csv") == list(range(1, 13))
-    for name in ("model.safetensors", "creation.safetensors"):
+    for name in ("model.safetensors", "theta_c.safetensors"):
         assert _gap(tmp_path / "straight", tmp_path / "killed", name) < 1e-6, name

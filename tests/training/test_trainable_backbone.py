@@ -91,8 +91,8 @@ def lora_run(rooms16: Path, tiny_pixel_path: Path, tmp_path_factory: pytest.Temp
 
 def test_lora_checkpoints_hold_the_trained_adapters(lora_run, tiny_pixel_path):
     warm, improved = lora_run["warmup"], lora_run["improve"]
-    assert (warm / "model_unet.safetensors").is_file() and not (warm / "creation_unet.safetensors").exists()
-    assert (improved / "model_unet.safetensors").is_file() and (improved / "creation_unet.safetensors").is_file()
+    assert (warm / "model_unet.safetensors").is_file() and not (warm / "theta_c_unet.safetensors").exists()
+    assert (improved / "model_unet.safetensors").is_file() and (improved / "theta_c_unet.safetensors").is_file()
     fresh = load_backbone("pixel", tiny_pixel_path).fingerprint()
     for folder in (warm, improved):
         spec = read_json(folder / "perception.json")["backbone"]
@@ -104,7 +104,7 @@ def test_lora_checkpoints_hold_the_trained_adapters(lora_run, tiny_pixel_path):
     assert all(not start[k].any() for k in start if "lora_B" in k)  # peft's start: B = 0
     assert any(trained[k].abs().max() > 0 for k in trained if "lora_B" in k), "warm-up left every lora_B at zero"
     assert any(not torch.equal(trained[k], start[k]) for k in trained if "lora_A" in k)
-    theta_e, theta_c = (load_tensors(improved / name) for name in ("model_unet.safetensors", "creation_unet.safetensors"))
+    theta_e, theta_c = (load_tensors(improved / name) for name in ("model_unet.safetensors", "theta_c_unet.safetensors"))
     assert any(not torch.equal(theta_e[k], trained[k]) for k in trained), "improve did not train the adapters"
     assert any(not torch.equal(theta_c[k], theta_e[k]) for k in trained), "θC's adapters are θE's"
     assert read_json(warm / "perception.json")["backbone"]["trained"]["fingerprint"] != \
@@ -115,7 +115,7 @@ def test_an_exported_lora_pipeline_predicts_as_the_runs_checkpoint(lora_run, roo
     images = first_test_images(rooms16)
     exported = tmp_path / "exported"
     assert main(["export", "--checkpoint", str(lora_run["improve"]), "--out", str(exported)]) == 0
-    assert {"model_unet.safetensors", "creation_unet.safetensors"} <= {p.name for p in exported.iterdir()}
+    assert {"model_unet.safetensors", "theta_c_unet.safetensors"} <= {p.name for p in exported.iterdir()}
     moved = tmp_path / "elsewhere" / "pipe"
     shutil.copytree(exported, moved)
     shutil.rmtree(exported)
@@ -237,7 +237,7 @@ def test_lora_on_tiny_stable_diffusion_warmup_improve_predict(tiny_sd_path, tmp_
     assert any(trained[k].abs().max() > 0 for k in trained if "lora_B" in k)
     improved = improve(data, tiny_sd_path, warm, data, tmp_path / "improve", 2, "--tasks", "normal", "depth")
     assert read_json(improved / "perception.json")["backbone"]["trained"]["mode"] == "lora"
-    assert (improved / "creation_unet.safetensors").is_file()
+    assert (improved / "theta_c_unet.safetensors").is_file()
     images = first_test_images(data)
     exported = tmp_path / "exported"
     assert main(["export", "--checkpoint", str(improved), "--out", str(exported)]) == 0
@@ -289,7 +289,7 @@ def test_a_stopped_and_resumed_lora_improve_matches_the_uninterrupted_run(lora_r
     assert [row["step"] for row in resumed] == ["1", "2", "3", "4"]
     for a, b in zip(straight, resumed):
         assert float(a["total"]) == pytest.approx(float(b["total"]), rel=1e-6, abs=1e-7), f"step {a['step']}"
-    for name in ("model.safetensors", "creation.safetensors", "model_unet.safetensors", "creation_unet.safetensors"):
+    for name in ("model.safetensors", "theta_c.safetensors", "model_unet.safetensors", "theta_c_unet.safetensors"):
         x = load_tensors(tmp_path / "straight" / "checkpoint" / name)
         y = load_tensors(tmp_path / "stopped" / "checkpoint" / name)
         assert all(torch.allclose(x[k], y[k], atol=1e-6) for k in x), name

@@ -62,8 +62,8 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     assert chosen["on"] == "val" and set(chosen["scores"]) == {"diff2in1", "control"}
     assert chosen["model"] == choose(chosen["scores"])[0]
     stage = {"diff2in1": "improve", "control": "control"}[chosen["model"]]
-    exported = load_file(run / "model" / "creation.safetensors")
-    trained = load_file(run / stage / "checkpoint" / "creation.safetensors")
+    exported = load_file(run / "model" / "theta_c.safetensors")
+    trained = load_file(run / stage / "checkpoint" / "theta_c.safetensors")
     assert exported.keys() == trained.keys() and all((exported[k] == trained[k]).all() for k in trained)
     # images created from the held-out labelled images never train the model chosen on them
     assert read_yaml(run / "improve" / "config.yaml")["synthetic_from"] == "labelled"

@@ -14,7 +14,8 @@ class PredictConfig:
     checkpoint: str = option("runs/warmup/checkpoint", "perception checkpoint folder")
     input: str = option("images", "folder of images (or a data set in the project layout: its test split)")
     out: str = option("predictions", "output folder: <task>/<id>.png label files, pictures/<id>_<task>.png")
-    which: str = option("model", "head to use: model (θE) or creation (θC)", choices=["model", "creation"])
+    which: str = option("theta_e", "head to use: theta_e (θE) or theta_c (θC); model and creation are their "
+                        "older names", choices=["theta_e", "theta_c", "model", "creation"])
     ensemble: int = option(1, "2 = average each prediction with the one on the mirrored image", choices=[1, 2])
 
 

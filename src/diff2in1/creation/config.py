@@ -10,8 +10,8 @@ from ..config import option
 @dataclass
 class CreateConfig:
     checkpoint: str = option("runs/warmup/checkpoint", "perception checkpoint folder (from warmup or improve)")
-    which: str = option("model", "head that labels: model (θE) or creation (θC, improve checkpoints)",
-                        choices=["model", "creation"])
+    which: str = option("theta_e", "head that labels: theta_e (θE) or theta_c (θC, improve checkpoints); model "
+                        "and creation are their older names", choices=["theta_e", "theta_c", "model", "creation"])
     data: str = option("data/rooms", "root of the real data set whose images are the sources")
     dataset: str = option("rooms", "data-set reader of --data (as for warmup)")
     split: str = option("train", "split of the source images")

@@ -21,9 +21,9 @@ from ..config import config_to_dict
 from ..data.layout import read_meta, write_meta
 from ..fileio import sha256_file, write_yaml
 from ..heads import PerceptionModel
-from ..perception.checkpoint import CREATION_FILE, MODEL_FILE
+from ..perception.checkpoint import MODEL_FILE, theta_c_file
 from ..perception.ddim import denoising_timesteps, strength_from_t_star, t_star_from_strength
-from ..perception.pipeline import Diff2in1Pipeline
+from ..perception.pipeline import THETA_C, Diff2in1Pipeline, head_name
 from ..perception.splits import labelled_subsets, open_split
 from ..tasks import NORMAL
 from .config import CreateConfig
@@ -84,6 +84,8 @@ def _check_existing(out: Path, provenance: dict[str, Any]) -> None:
 
 
 def _setting(provenance: dict[str, Any], key: str) -> Any:
+    if key == "which" and provenance.get(key) is not None:  # theta_c; 'creation' in older folders' meta.json
+        return head_name(provenance[key])
     return provenance.get("backbone", {}).get(key) if key == "fingerprint" else provenance.get(key)
 
 
@@ -114,12 +116,12 @@ def creation_meta(source: Any, model: PerceptionModel, info: dict[str, Any], siz
 def _provenance(config: CreateConfig, backbone: Any, info: dict[str, Any], t_star: int,
                 timestep: int) -> dict[str, Any]:
     folder = Path(config.checkpoint)
-    file = folder / CREATION_FILE if config.which == "creation" and (folder / CREATION_FILE).is_file() \
-        else folder / MODEL_FILE
+    which = head_name(config.which)
+    file = (theta_c_file(folder) if which == THETA_C else None) or folder / MODEL_FILE
     return {
         "source": {"data": str(config.data), "dataset": config.dataset, "split": config.split},
         "checkpoint": str(folder), "checkpoint_file": file.name, "checkpoint_sha256": sha256_file(file),
-        "which": config.which, "t_star": t_star, "start_timestep": timestep,
+        "which": which, "t_star": t_star, "start_timestep": timestep,
         "strength": strength_from_t_star(t_star, backbone.num_train_timesteps),
         "steps": config.steps, "eta": config.eta, "guidance_scale": config.guidance_scale, "seed": config.seed,
         "backbone": {"spec": info["backbone"]["spec"], "kind": info["backbone"]["kind"],

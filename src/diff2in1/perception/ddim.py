@@ -117,7 +117,7 @@ def create_batch(
 
     Args:
         backbone: the frozen diffusion model.
-        models: the perception head, or several by name (e.g. {"creation": θC, "model": θE}) that all read the
+        models: the perception head, or several by name (e.g. {"theta_c": θC, "theta_e": θE}) that all read the
             same features.
         images01: Bx3xHxW real images in [0, 1] (H, W as the backbone expects, e.g. `sample_size`).
         captions: B captions, the condition of text-conditioned backbones (None = the empty prompt); ignored

@@ -1,10 +1,10 @@
 """`Diff2in1Pipeline`: a trained checkpoint as one object that predicts on images and creates labelled ones.
 
-The folder it loads is the one training writes (``model.safetensors`` = θE, ``creation.safetensors`` = θC,
+The folder it loads is the one training writes (``model.safetensors`` = θE, ``theta_c.safetensors`` = θC,
 ``perception.json`` = the heads' config, tasks, classes and the backbone's reference and fingerprint), and
 `save_pretrained` writes the same layout, optionally with a copy of the backbone in ``backbone/``. A
 checkpoint whose backbone trained (``--train-backbone lora|full``) also holds each head's UNet weights
-(``model_unet.safetensors``, ``creation_unet.safetensors``): the pipeline attaches them to the pretrained
+(``model_unet.safetensors``, ``theta_c_unet.safetensors``): the pipeline attaches them to the pretrained
 backbone, predicts with the chosen head's, and creates with the untouched generator (``ddim.py``).
 """
 
@@ -20,7 +20,14 @@ import torch
 
 from ..backbones import DiffusionBackbone, embedded_backbone_path
 from ..heads import PerceptionModel
-from .checkpoint import load_perception, load_unet_weights, read_perception_info, save_perception
+from .checkpoint import (
+    LEGACY_THETA_C,
+    has_theta_c,
+    load_perception,
+    load_unet_weights,
+    read_perception_info,
+    save_perception,
+)
 from .ddim import Generator, create_batch
 from .inference import BACKBONE_DIR, open_trained_backbone, predict_image_list, stored_backbone
 from .output import Diff2in1CreationOutput, Diff2in1Output, make_output
@@ -29,15 +36,17 @@ from .splits import EMBEDDED
 
 THETA_E, THETA_C = "theta_e", "theta_c"
 # The checkpoint files' names for the two heads (load_perception's ``which``), and the aliases accepted.
-_CHECKPOINT_NAME = {THETA_E: "model", THETA_C: "creation"}
-_ALIASES = {THETA_E: THETA_E, THETA_C: THETA_C, "model": THETA_E, "creation": THETA_C}
+_CHECKPOINT_NAME = {THETA_E: "model", THETA_C: THETA_C}
+_ALIASES = {THETA_E: THETA_E, THETA_C: THETA_C, "model": THETA_E, LEGACY_THETA_C: THETA_C}
 
 
 def head_name(which: str) -> str:
-    """'theta_e' / 'model' -> 'theta_e' (θE, exploitation); 'theta_c' / 'creation' -> 'theta_c' (θC, EMA)."""
+    """'theta_e' / 'model' -> 'theta_e' (θE, exploitation); 'theta_c' -> 'theta_c' (θC, EMA).
+
+    θC's older name ('creation') is still accepted."""
     if which not in _ALIASES:
-        raise ValueError(f"which must be one of {sorted(_ALIASES)} (θE: theta_e or model, θC: theta_c or "
-                         f"creation), got {which!r}")
+        raise ValueError(f"which must be one of {sorted(_ALIASES)} (θE: theta_e or model, θC: theta_c), "
+                         f"got {which!r}")
     return _ALIASES[which]
 
 
@@ -72,7 +81,7 @@ class Diff2in1Pipeline:
         """Open a checkpoint folder (a run's ``checkpoint/`` or a `save_pretrained` folder).
 
         Args:
-            folder: holds perception.json and model.safetensors (and creation.safetensors after improve).
+            folder: holds perception.json and model.safetensors (and theta_c.safetensors after improve).
             backbone: None = the checkpoint's own copy or stored reference; else another location of the same
                 weights (a folder, a single file, 'embedded') or a loaded backbone.
             which: the head to predict and create with: "theta_e" (θE) or "theta_c" (θC).
@@ -84,8 +93,8 @@ class Diff2in1Pipeline:
         """
         info = read_perception_info(folder)
         heads = {THETA_E: load_perception(folder, which="model")[0]}
-        if info.get("has_creation"):
-            heads[THETA_C] = load_perception(folder, which="creation")[0]
+        if has_theta_c(info):
+            heads[THETA_C] = load_perception(folder, which=THETA_C)[0]
         opened = open_trained_backbone(folder, info, backbone, device, dtype)
         source = None if isinstance(backbone, DiffusionBackbone) else str(backbone or stored_backbone(folder, info))
         unet = {name: load_unet_weights(folder, _CHECKPOINT_NAME[name]) for name in heads} if opened.trained else None
@@ -132,9 +141,9 @@ class Diff2in1Pipeline:
         spec = {**self.info["backbone"], "spec": self._reference(), "included": False}
         if include_backbone:
             spec.update(spec=_copy_backbone(self._source_path(), folder / BACKBONE_DIR), included=True)
-        info = {k: v for k, v in self.info.items() if k not in ("model", "has_creation")}
+        info = {k: v for k, v in self.info.items() if k != "model"}  # save_perception sets has_theta_c
         unet = {_CHECKPOINT_NAME[name]: weights for name, weights in self.unet_weights.items()} or None
-        save_perception(folder, self.heads[THETA_E], {**info, "backbone": spec}, creation=self.heads.get(THETA_C),
+        save_perception(folder, self.heads[THETA_E], {**info, "backbone": spec}, theta_c=self.heads.get(THETA_C),
                         unet=unet)
         return folder
 

@@ -13,6 +13,7 @@ from typing import Any
 from ..data.layout import list_ids
 from ..fileio import load_tensors, write_text
 from ..heads.pictures import semseg_palette
+from ..perception.pipeline import THETA_C, THETA_E, head_name
 from ..tasks import TASKS
 from .examples import Examples, created_examples, prediction_examples
 from .figures import TILE, comparison_grid, created_grid, plot_panels, save_png
@@ -80,7 +81,7 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
 
 def _labeller(provenance: dict[str, Any]) -> str:
     folder = Path(str(provenance.get("checkpoint", "")))
-    head = "θC" if provenance.get("which") == "creation" else "θE"
+    head = "θC" if head_name(provenance.get("which") or THETA_E) == THETA_C else "θE"  # 'creation' before
     return "the warm-up head" if folder.parent.name == "warmup" else f"{head} of {folder}"
 
 

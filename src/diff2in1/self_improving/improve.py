@@ -76,7 +76,7 @@ class HeadsAndUNet(torch.nn.Module):
 def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA]:
     """θE, and θC as the EMA of θE (of its heads, and of its trained UNet weights when the backbone trains)."""
     model, _ = load_perception(config.warmup, tasks=run.tasks, which="model")
-    theta_c, _ = load_perception(config.warmup, tasks=run.tasks, which="creation")
+    theta_c, _ = load_perception(config.warmup, tasks=run.tasks, which="theta_c")
     model = model.to(run.accelerator.device)
     if run.trained is None:
         ema = EMA(model, decay=config.ema_decay, every=config.ema_every, warmup=config.ema_warmup)
@@ -87,7 +87,7 @@ def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionMod
     ema = EMA(HeadsAndUNet(model, run.trained.module), decay=config.ema_decay, every=config.ema_every,
               warmup=config.ema_warmup)
     ema.shadow.heads.load_state_dict(theta_c.state_dict())
-    theta_c_unet = load_unet_weights(config.warmup, "creation")
+    theta_c_unet = load_unet_weights(config.warmup, "theta_c")
     with torch.no_grad():
         for name, param in ema.shadow.unet.tensors().items():
             param.copy_(theta_c_unet[name])
@@ -242,7 +242,7 @@ def _remove_bank(run: HeadTraining) -> None:
 
 def _modules(run: HeadTraining, model: PerceptionModel, ema: EMA) -> dict[str, torch.nn.Module]:
     """What the train state holds: θE, θC and, when the backbone trains, θE's UNet weights."""
-    return {"model": model, "creation": ema.shadow, **({"unet": run.trained.module} if run.trained is not None else {})}
+    return {"model": model, "theta_c": ema.shadow, **({"unet": run.trained.module} if run.trained is not None else {})}
 
 
 def _save(run: HeadTraining, trainer: TrainStep, ema: EMA, config: ImproveConfig) -> None:
@@ -251,10 +251,10 @@ def _save(run: HeadTraining, trainer: TrainStep, ema: EMA, config: ImproveConfig
         save_train_state(run.out, _modules(run, trainer.plain, ema), trainer.optimizer, trainer.schedule,
                          trainer.steps, ema=ema, data=run.data_order(), rng=rng)
         unet = None if run.trained is None else {"model": run.trained.state_dict(),
-                                                 "creation": {k: v.detach() for k, v in ema.shadow.unet.tensors().items()}}
+                                                 "theta_c": {k: v.detach() for k, v in ema.shadow.unet.tensors().items()}}
         save_perception(run.out / "checkpoint", trainer.plain, {**run.info(), "stage": "improve", "step": trainer.steps,
                                                                 "preset": config.preset or "default"},
-                        creation=theta_c_heads(ema), unet=unet)
+                        theta_c=theta_c_heads(ema), unet=unet)
 
 
 def _start(config: ImproveConfig) -> tuple[HeadTraining, TrainStep, EMA]:
@@ -278,7 +278,7 @@ def _start(config: ImproveConfig) -> tuple[HeadTraining, TrainStep, EMA]:
 
 
 def train_improve(config: ImproveConfig) -> Path:
-    """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (creation)."""
+    """Run the self-improving stage; the run folder's checkpoint/ holds θE (model) and θC (theta_c)."""
     config = with_warmup_taps(config)
     run, trainer, ema = _start(config)
     bank = ViewBank(config.views, config.crop_min_scale, config.jitter, config.seed, config.view_shift)

@@ -79,16 +79,25 @@ def load_checkpoint(
     folder: str | Path,
     modules: dict[str, nn.Module],
     optimizer: torch.optim.Optimizer | None = None,
+    older_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Load what save_checkpoint wrote into ``modules`` (and ``optimizer``); return state.json."""
+    """Load what save_checkpoint wrote into ``modules`` (and ``optimizer``); return state.json.
+
+    ``older_names``: a module's name in folders written before it was renamed, read when its file under the
+    current name is absent.
+    """
     folder = Path(folder)
     info = read_json(folder / "state.json")
     for name, module in modules.items():
-        tensors = load_tensors(folder / f"{name}.safetensors")
+        file = folder / f"{name}.safetensors"
+        older = (older_names or {}).get(name)
+        if older and not file.is_file() and (folder / f"{older}.safetensors").is_file():
+            file = folder / f"{older}.safetensors"
+        tensors = load_tensors(file)
         missing, unexpected = module.load_state_dict(tensors, strict=False)
         if missing or unexpected:
             raise ValueError(
-                f"{folder / (name + '.safetensors')}: does not match the model (missing {missing[:5]}, "
+                f"{file}: does not match the model (missing {missing[:5]}, "
                 f"unexpected {unexpected[:5]}); was it written for another configuration?"
             )
     if optimizer is not None and "optimizer" in info:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..fileio import load_tensors
+from ..perception.checkpoint import LEGACY_THETA_C, THETA_C
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ema import EMA
 
@@ -119,7 +120,7 @@ def resume_train_state(run: Path, modules: dict[str, nn.Module], optimizer, sche
     folder = run / STATE_DIR
     if not (folder / "state.json").is_file():
         return 0
-    info = load_checkpoint(folder, modules, optimizer)
+    info = load_checkpoint(folder, modules, optimizer, older_names={THETA_C: LEGACY_THETA_C})  # θC's older name
     saved = info.get("data")
     if data is not None and saved is not None and saved != data:
         raise ValueError(f"{folder / 'state.json'}: saved with data order {saved}, resumed with {data}; "

@@ -61,7 +61,7 @@ def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, f
     trainer = HeadTraining(dataclasses.replace(with_warmup_taps(config), eval_split="val"), Path(config.out))
     if read_perception_info(config.warmup)["backbone"].get("trained"):
         return _trained_backbone_scores(trainer, run)
-    models = {model: load_perception(run / stage / "checkpoint", which="creation")[0].to(trainer.backbone.device)
+    models = {model: load_perception(run / stage / "checkpoint", which="theta_c")[0].to(trainer.backbone.device)
               for model, stage in MODELS.items()}
     return trainer.evaluate(models)
 
