@@ -26,7 +26,6 @@ from torch import nn
 from .base import DiffusionBackbone
 from .fingerprint import fingerprint_modules
 
-TRAIN_MODES = ("none", "lora", "full")
 ADAPTER = "perception"
 # Attention projections and the ResNet convolutions: every block's way to change its output.
 DEFAULT_LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "conv1", "conv2")
@@ -83,8 +82,8 @@ class TrainedUNet:
     def _add_lora(self, unet: nn.Module) -> None:
         from peft import LoraConfig
 
-        names = {name.rsplit(".", 1)[-1] for name, _ in unet.named_modules()} | {n for n, _ in unet.named_modules()}
-        if not any(target in names or any(n.endswith("." + target) for n in names) for target in self.targets):
+        names = [name for name, _ in unet.named_modules()]  # peft matches a target as a name's suffix
+        if not any(n == t or n.endswith("." + t) for n in names for t in self.targets):
             raise ValueError(f"--lora-targets {self.targets}: no module of the {type(unet).__name__} is named so; "
                              f"use names as in unet.named_modules(), e.g. {list(DEFAULT_LORA_TARGETS)}")
         config = LoraConfig(r=self.rank, lora_alpha=self.alpha, target_modules=self.targets,
