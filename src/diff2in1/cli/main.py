@@ -35,7 +35,23 @@ def main(argv: list[str] | None = None) -> int:
         # Errors raised for bad input already name the file and the fix; a traceback adds nothing.
         print(f"diff2in1 {args.command}: error: {err}", file=sys.stderr)
         return 1
+    finally:
+        leave_process_group()
     return int(result or 0)
+
+
+def leave_process_group() -> None:
+    """Destroy the process group ``accelerate launch`` made, if a command joined one.
+
+    A process that exits with a gloo group alive aborts now and then ("terminate called without an active
+    exception"): gloo's worker threads still hold work when the interpreter tears down.
+    """
+    if "torch.distributed" not in sys.modules:  # no command imported it, so none joined a group
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
