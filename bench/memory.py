@@ -75,21 +75,21 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(job["threads"])
-    from diff2in1.training import improve, warmup
+    from diff2in1.self_improving import improve
+    from diff2in1.training import head_training, warmup
 
     evaluation = "test"
     if job["backbone"] == "sd15":
         backbone = sd15_backbone()
-        warmup.open_backbone = lambda *args, **kwargs: backbone
+        head_training.open_backbone = lambda *args, **kwargs: backbone
         evaluation = "val"  # none: at 512x512 on a CPU the test split would take longer than the training
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    common = dict(backbone="embedded", data=job["data"], out=job["out"], batch_size=job["batch_size"], flip=job["flip"],
-                  progress=False, checkpoint_every=10**6, cache_features=job["storage"] != "uncached",
+    common = dict(backbone="embedded", data=job["data"], out=job["out"], batch_size=job["batch_size"], progress=False, checkpoint_every=10**6, cache_features=job["storage"] != "uncached",
                   cache_storage="ram" if job["storage"] == "uncached" else job["storage"],
                   num_workers=job["num_workers"], eval_split=evaluation, seed=0)
     per_epoch = job["num"] // job["batch_size"]
     if job["stage"] == "warmup":
-        warmup.train_warmup(warmup.WarmupConfig(steps=per_epoch * job["epochs"], **common))
+        warmup.train_warmup(warmup.WarmupConfig(steps=per_epoch * job["epochs"], flip=job["flip"], **common))
     else:
         improve.train_improve(improve.ImproveConfig(
             steps=per_epoch, warmup=job["warmup"], synthetic=job["data"], pseudo_batch_size=job["batch_size"],
