@@ -87,9 +87,13 @@ def test_weights_swaps_the_trained_weights_in_and_restores_them(fresh):
     adapted = unet_output(backbone)
     generator = torch.Generator().manual_seed(2)
     other = {k: torch.randn(v.shape, generator=generator) * 0.5 for k, v in live.items()}
+    params = trained.parameters()
+    kept = {k: v.clone() for k, v in other.items()}
     with trained.weights(other):
         assert all(torch.equal(trained.state_dict()[k], other[k]) for k in other)
         swapped = unet_output(backbone)
+    assert all(a is b for a, b in zip(trained.parameters(), params))  # the optimizer's parameters stay
+    assert all(torch.equal(other[k], kept[k]) for k in other)
     assert apart(swapped, adapted)
     assert all(torch.equal(trained.state_dict()[k], live[k]) for k in live)
     assert same(unet_output(backbone), adapted)

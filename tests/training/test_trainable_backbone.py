@@ -293,3 +293,29 @@ def test_a_stopped_and_resumed_lora_improve_matches_the_uninterrupted_run(lora_r
         x = load_tensors(tmp_path / "straight" / "checkpoint" / name)
         y = load_tensors(tmp_path / "stopped" / "checkpoint" / name)
         assert all(torch.allclose(x[k], y[k], atol=1e-6) for k in x), name
+
+
+def test_run_chooses_on_each_models_theta_c_with_its_own_unet_weights(lora_run, rooms16, tiny_pixel_path, tmp_path):
+    import dataclasses
+
+    from diff2in1.perception.evaluation import evaluate
+    from diff2in1.self_improving.config import ImproveConfig
+    from diff2in1.self_improving.improve import with_warmup_taps
+    from diff2in1.training.head_training import HeadTraining
+    from diff2in1.workflow.choose import MODELS, validation_scores
+
+    run = tmp_path / "run"
+    for stage, checkpoint in (("improve", lora_run["improve"]), ("control", lora_run["warmup"])):
+        shutil.copytree(checkpoint, run / stage / "checkpoint")
+    config = ImproveConfig(data=str(rooms16), backbone=str(tiny_pixel_path), warmup=str(lora_run["warmup"]),
+                           val_fraction=0.5, out=str(tmp_path / "improve"), progress=False)
+    scores = validation_scores(config, run)
+    split = HeadTraining(dataclasses.replace(with_warmup_taps(config), eval_split="val"), tmp_path / "split").eval_set
+    for model, stage in MODELS.items():  # the pipeline each model exports to, on the same images
+        pipe = Diff2in1Pipeline.from_pretrained(run / stage / "checkpoint", which=THETA_C)
+        with pipe.unet_of(THETA_C):
+            expected = evaluate(pipe.backbone, {model: pipe.head}, split, progress=False)[model]
+        for task, metrics in expected.items():
+            for name, value in metrics.items():
+                assert scores[model][task][name] == pytest.approx(value, rel=1e-5, nan_ok=True), (model, task, name)
+    assert scores["diff2in1"]["normal"]["mean"] != scores["control"]["normal"]["mean"]

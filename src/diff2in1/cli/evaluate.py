@@ -29,7 +29,7 @@ def evaluate_checkpoint(config: EvaluateConfig) -> dict:
     from pathlib import Path
 
     from ..fileio import write_json
-    from ..perception.evaluation import evaluate
+    from ..perception.evaluation import evaluate, evaluate_each_on_its_weights
     from ..perception.inference import available_device
     from ..perception.pipeline import THETA_E, Diff2in1Pipeline, head_name
     from ..perception.splits import open_split
@@ -38,14 +38,9 @@ def evaluate_checkpoint(config: EvaluateConfig) -> dict:
     pipe = Diff2in1Pipeline.from_pretrained(config.checkpoint, device=available_device())
     models = {name: pipe.heads.get(name, pipe.heads[THETA_E]) for name in names}
     dataset = open_split(config.dataset, config.data, config.split, pipe.tasks, pipe.backbone.sample_size)
-    if pipe.backbone.trained is None:
-        metrics = evaluate(pipe.backbone, models, dataset, flip=config.flip, batch_size=config.batch_size)
-    else:  # each head reads its own trained UNet
-        metrics = {}
-        for name, model in models.items():
-            with pipe.unet_of(name):
-                metrics.update(evaluate(pipe.backbone, {name: model}, dataset, flip=config.flip,
-                                        batch_size=config.batch_size))
+    metrics = evaluate_each_on_its_weights(
+        lambda some: evaluate(pipe.backbone, some, dataset, flip=config.flip, batch_size=config.batch_size),
+        models, pipe.unet_of if pipe.backbone.trained is not None else None)
     out = Path(config.out or Path(config.checkpoint) / f"metrics-{config.split}.json")
     write_json(out, {"checkpoint": config.checkpoint, "split": config.split, "flip": config.flip, "metrics": metrics})
     return {"path": str(out), "metrics": metrics}

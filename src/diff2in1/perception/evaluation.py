@@ -10,6 +10,7 @@ average of its predictions on the image and its mirror (``{name}_tta``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -112,3 +113,18 @@ def evaluate(backbone: DiffusionBackbone, models: dict[str, PerceptionModel], da
             gathered = accelerator.gather_for_metrics((labels, truth)) if many else (labels, truth)
             update_from_batch(accumulators[name], *gathered)
     return {name: compute_all(acc) for name, acc in accumulators.items()}
+
+
+def evaluate_each_on_its_weights(score: Callable[[dict[str, PerceptionModel]], dict[str, dict]],
+                                 models: dict[str, PerceptionModel],
+                                 weights_of: Callable[[str], AbstractContextManager] | None) -> dict[str, dict]:
+    """``score(models)``, or, when the backbone trained (``weights_of`` given), ``score({name: model})`` for
+    each model inside ``weights_of(name)``: each head was trained on its own UNet weights, so one UNet
+    pass cannot serve them all."""
+    if weights_of is None:
+        return score(models)
+    metrics: dict[str, dict] = {}
+    for name, model in models.items():
+        with weights_of(name):
+            metrics.update(score({name: model}))
+    return metrics

@@ -26,7 +26,7 @@ from ..config import config_to_dict
 from ..fileio import write_json, write_yaml
 from ..heads import PerceptionModel
 from ..perception.checkpoint import load_perception, load_unet_weights, read_perception_info, save_perception
-from ..perception.evaluation import FeatureSource
+from ..perception.evaluation import FeatureSource, evaluate_each_on_its_weights
 from ..perception.splits import unlabelled_subset
 from ..training.backbone_training import average_gradients, param_groups
 from ..training.ema import EMA
@@ -73,25 +73,26 @@ class HeadsAndUNet(torch.nn.Module):
         self.heads, self.unet = heads, unet
 
 
-def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA]:
-    """θE, and θC as the EMA of θE (of its heads, and of its trained UNet weights when the backbone trains)."""
+def _load_heads(run: HeadTraining, config: ImproveConfig) -> tuple[PerceptionModel, EMA, HeadsAndUNet | None]:
+    """θE, θC as the EMA of θE, and what the EMA averages when the backbone trains (θE's heads and trained
+    UNet weights; None when only the heads train)."""
     model, _ = load_perception(config.warmup, tasks=run.tasks, which="model")
     theta_c, _ = load_perception(config.warmup, tasks=run.tasks, which="theta_c")
     model = model.to(run.accelerator.device)
     if run.trained is None:
         ema = EMA(model, decay=config.ema_decay, every=config.ema_every, warmup=config.ema_warmup)
         ema.shadow.load_state_dict(theta_c.state_dict())
-        return model, ema
+        return model, ema, None
     where = str(Path(config.warmup) / "model_unet.safetensors")
     run.trained.load_state_dict(load_unet_weights(config.warmup, "model"), where=where)
-    ema = EMA(HeadsAndUNet(model, run.trained.module), decay=config.ema_decay, every=config.ema_every,
-              warmup=config.ema_warmup)
+    averaged = HeadsAndUNet(model, run.trained.module)
+    ema = EMA(averaged, decay=config.ema_decay, every=config.ema_every, warmup=config.ema_warmup)
     ema.shadow.heads.load_state_dict(theta_c.state_dict())
     theta_c_unet = load_unet_weights(config.warmup, "theta_c")
     with torch.no_grad():
         for name, param in ema.shadow.unet.tensors().items():
             param.copy_(theta_c_unet[name])
-    return model, ema
+    return model, ema, averaged
 
 
 def theta_c_heads(ema: EMA) -> PerceptionModel:
@@ -265,14 +266,14 @@ def _start(config: ImproveConfig) -> tuple[HeadTraining, TrainStep, EMA]:
     run = HeadTraining(config, out, train_backbone=trained)
     if run.writes:
         write_yaml(out / "config.yaml", config_to_dict(config))
-    model, ema = _load_heads(run, config)
+    model, ema, averaged = _load_heads(run, config)
     optimizer, schedule = make_optimizer(model, config.lr, config.weight_decay, config.steps, config.lr_warmup,
                                          config.lr_schedule,
                                          extra_groups=param_groups(run.trained, config.lr, config.backbone_lr_scale))
     step = resume_train_state(out, _modules(run, model, ema), optimizer, schedule, ema=ema,
                               data=run.data_order(), accelerator=run.accelerator) if config.resume else 0
     trainer = TrainStep(run.accelerator, model, optimizer, schedule, ema=ema, steps=step,
-                        ema_of=HeadsAndUNet(model, run.trained.module) if run.trained is not None else None,
+                        ema_of=averaged,
                         after_backward=lambda: average_gradients(run.trained, run.accelerator))
     return run, trainer, ema
 
@@ -297,11 +298,12 @@ def train_improve(config: ImproveConfig) -> Path:
 
     def both(flip: bool = False) -> dict[str, dict]:
         """θE's and θC's metrics, each on its own UNet weights when the backbone trains."""
-        if run.trained is None:
-            return run.evaluate({"theta_e": trainer.plain, "theta_c": theta_c}, flip=flip, features=evaluation)
-        metrics = run.evaluate({"theta_e": trainer.plain}, flip=flip, features=evaluation)
-        with theta_c_unet(run, ema):
-            return {**metrics, **run.evaluate({"theta_c": theta_c}, flip=flip, features=evaluation)}
+        def weights_of(name: str) -> contextlib.AbstractContextManager:  # θE's are the live ones
+            return theta_c_unet(run, ema) if name == "theta_c" else contextlib.nullcontext()
+
+        return evaluate_each_on_its_weights(lambda some: run.evaluate(some, flip=flip, features=evaluation),
+                                            {"theta_e": trainer.plain, "theta_c": theta_c},
+                                            None if run.trained is None else weights_of)
 
     def evaluate() -> dict[str, float]:
         metrics = both()

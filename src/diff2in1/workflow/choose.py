@@ -54,30 +54,21 @@ def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[st
 def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, float]]]:
     """{model: {task: {metric: value}}} of each model's θC on the validation split of ``config`` (the run's
     improve config: data, labelled subset, val_fraction, backbone), opened as the improve stage opens it."""
-    from ..perception.checkpoint import load_perception, read_perception_info
+    from ..perception.checkpoint import load_perception, load_unet_weights, read_perception_info
+    from ..perception.evaluation import evaluate_each_on_its_weights
     from ..self_improving.improve import with_warmup_taps
     from ..training.head_training import HeadTraining
 
-    trainer = HeadTraining(dataclasses.replace(with_warmup_taps(config), eval_split="val"), Path(config.out))
-    if read_perception_info(config.warmup)["backbone"].get("trained"):
-        return _trained_backbone_scores(trainer, run)
+    trained = read_perception_info(config.warmup)["backbone"].get("trained")
+    trainer = HeadTraining(dataclasses.replace(with_warmup_taps(config), eval_split="val"), Path(config.out),
+                           train_backbone=trained)
     models = {model: load_perception(run / stage / "checkpoint", which="theta_c")[0].to(trainer.backbone.device)
               for model, stage in MODELS.items()}
-    return trainer.evaluate(models)
 
+    def weights_of(model: str):  # each model's θC on its own trained UNet weights
+        return trainer.trained.weights(load_unet_weights(run / MODELS[model] / "checkpoint", "theta_c"))
 
-def _trained_backbone_scores(trainer: Any, run: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """Each model's θC on its own trained UNet weights, on the validation split."""
-    from ..perception.evaluation import evaluate
-    from ..perception.pipeline import THETA_C, Diff2in1Pipeline
-
-    scores = {}
-    for model, stage in MODELS.items():
-        pipe = Diff2in1Pipeline.from_pretrained(run / stage / "checkpoint", which=THETA_C,
-                                                device=trainer.accelerator.device)
-        with pipe.unet_of(THETA_C):
-            scores.update(evaluate(pipe.backbone, {model: pipe.head}, trainer.eval_set, progress=False))
-    return scores
+    return evaluate_each_on_its_weights(trainer.evaluate, models, weights_of if trained else None)
 
 
 def choose_and_export(config: Any, run: Path) -> dict[str, Any]:
