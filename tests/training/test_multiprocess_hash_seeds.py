@@ -1,5 +1,5 @@
-"""Two processes whose Python hash seeds differ (as they do by chance) run the warm-up and improve on every
-task: what they gather must not depend on set iteration order."""
+"""Two processes whose Python hash seeds differ (as they do by chance) run the warm-up, create, improve and
+evaluate on every task: what they gather must not depend on set iteration order."""
 
 from __future__ import annotations
 
@@ -30,20 +30,53 @@ def _close(one: dict, two: dict) -> None:
             assert two[task][name] == pytest.approx(value, rel=1e-3, abs=1e-6), (task, name)
 
 
-def test_warmup_and_improve_on_every_task_with_different_hash_seeds(rooms, tiny_pixel_path, tmp_path):
-    common = ["--data", str(rooms), "--backbone", str(tiny_pixel_path), "--steps", "2", "--batch-size", "4",
-              "--progress", "false"]
-    warmup = ["warmup", *common, "--channels", "8"]
-    assert main([*warmup, "--out", str(tmp_path / "warm1")]) == 0
-    result = accelerate_launch([*warmup, "--out", str(tmp_path / "warm2")], hash_seeds=HASH_SEEDS)
+def common(rooms: Path, backbone: Path) -> list[str]:
+    return ["--data", str(rooms), "--backbone", str(backbone), "--steps", "2", "--batch-size", "4", "--progress", "false"]
+
+
+@pytest.fixture(scope="module")
+def warm(rooms, tiny_pixel_path, tmp_path_factory) -> Path:
+    """A one-process warm-up on every task rooms labels."""
+    out = tmp_path_factory.mktemp("hash_seeds_warm") / "warm1"
+    assert main(["warmup", *common(rooms, tiny_pixel_path), "--channels", "8", "--out", str(out)]) == 0
+    return out
+
+
+def test_warmup_and_improve_on_every_task_with_different_hash_seeds(rooms, tiny_pixel_path, warm, tmp_path):
+    result = accelerate_launch(["warmup", *common(rooms, tiny_pixel_path), "--channels", "8", "--out",
+                                str(tmp_path / "warm2")], hash_seeds=HASH_SEEDS)
     assert result.returncode == 0, result.stderr[-3000:]
     assert saved_processes(tmp_path / "warm2" / "train_state") == 2
-    one, two = (read_json(tmp_path / run / "metrics.json")["metrics"] for run in ("warm1", "warm2"))
-    assert sorted(one) == ["depth", "edge", "normal", "saliency", "semseg"]  # every task rooms label
+    one, two = (read_json(run / "metrics.json")["metrics"] for run in (warm, tmp_path / "warm2"))
+    assert sorted(one) == ["depth", "edge", "normal", "saliency", "semseg"]  # every task rooms labels
     _close(one, two)
-    improve = ["improve", *common, "--warmup", str(tmp_path / "warm1" / "checkpoint"), "--synthetic", str(rooms),
-               "--pseudo-batch-size", "4", "--views", "2", "--out", str(tmp_path / "improve2")]
-    result = accelerate_launch(improve, hash_seeds=HASH_SEEDS)
+    improve = ["improve", *common(rooms, tiny_pixel_path), "--warmup", str(warm / "checkpoint"), "--synthetic",
+               str(rooms), "--pseudo-batch-size", "4", "--views", "2"]
+    assert main([*improve, "--out", str(tmp_path / "improve1")]) == 0
+    result = accelerate_launch([*improve, "--out", str(tmp_path / "improve2")], hash_seeds=HASH_SEEDS)
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = read_json(tmp_path / "improve2" / "metrics.json")["metrics"]
-    assert sorted(metrics["theta_e"]) == ["depth", "edge", "normal", "saliency", "semseg"]
+    one, two = (read_json(tmp_path / run / "metrics.json")["metrics"] for run in ("improve1", "improve2"))
+    assert sorted(two["theta_e"]) == ["depth", "edge", "normal", "saliency", "semseg"]
+    for head in ("theta_e", "theta_c"):
+        _close(one[head], two[head])
+
+
+def test_create_and_evaluate_with_different_hash_seeds(rooms, warm, tmp_path):
+    create = ["create", "--checkpoint", str(warm / "checkpoint"), "--data", str(rooms), "--per-image", "1",
+              "--steps", "3", "--batch-size", "3", "--progress", "false"]
+    assert main([*create, "--out", str(tmp_path / "created1")]) == 0
+    result = accelerate_launch([*create, "--out", str(tmp_path / "created2")], hash_seeds=HASH_SEEDS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for folder in ("image", "normal", "depth", "semseg"):  # every sample once, as one process made it
+        made = {p.name: p.read_bytes() for p in (tmp_path / "created1" / "train" / folder).iterdir()}
+        assert made and made == {p.name: p.read_bytes() for p in (tmp_path / "created2" / "train" / folder).iterdir()}
+    evaluate = ["evaluate", "--checkpoint", str(warm / "checkpoint"), "--data", str(rooms), "--flip", "true",
+                "--which", "theta_e", "theta_c", "--batch-size", "2"]
+    assert main([*evaluate, "--out", str(tmp_path / "metrics1.json")]) == 0
+    result = accelerate_launch([*evaluate, "--out", str(tmp_path / "metrics2.json")], hash_seeds=HASH_SEEDS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = (read_json(tmp_path / name)["metrics"] for name in ("metrics1.json", "metrics2.json"))
+    assert sorted(one) == ["theta_c", "theta_c_tta", "theta_e", "theta_e_tta"]
+    for head in one:
+        _close(one[head], two[head])
+    _close(read_json(warm / "metrics.json")["metrics"], one["theta_e"])  # and it scores as the warm-up did
