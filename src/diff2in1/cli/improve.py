@@ -13,7 +13,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..self_improving.improve import train_improve
 
     out = train_improve(config_from_args(ImproveConfig, args))
-    announce(f"improve done: checkpoint {out / 'checkpoint'} (θE model + θC creation), metrics {out / 'metrics.json'}")
+    announce(f"improve done: checkpoint {out / 'checkpoint'} (θE and θC: theta_e, theta_c), metrics {out / 'metrics.json'}")
     return 0
 
 
