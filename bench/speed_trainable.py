@@ -6,7 +6,7 @@
 
 One step is what ``train_warmup`` runs with ``--train-backbone``: a streamed batch (flips), perception features
 (``perception_features``, with gradients into the trained UNet part; ``none``: ``extract_features``, no grad),
-the heads ``new_model`` builds at the warm-up defaults, their loss (``warmup._warmup_loss``), backward and the
+the heads ``new_model`` builds at the warm-up defaults, their loss (``warmup.warmup_loss``), backward and the
 AdamW step (``make_optimizer``) over the heads plus the trained UNet weights (``param_groups``), via
 ``TrainStep``. Rows: ``none``; ``lora`` (rank 8, alpha 8, the default targets) and ``full``, each with and
 without gradient checkpointing. ``none`` streams its features too (no feature cache), so its step is the
@@ -54,7 +54,7 @@ from diff2in1.training.configs import WarmupConfig
 from diff2in1.training.loop import make_optimizer
 from diff2in1.training.sources import BatchSource
 from diff2in1.training.step import TrainStep
-from diff2in1.training.warmup import _warmup_loss, new_model
+from diff2in1.training.warmup import warmup_loss, new_model
 from speed_harness import device_name, device_tag, git_commit
 from speed_models import TASKS, make_backbone, make_items
 
@@ -152,7 +152,7 @@ def step_row(job: dict[str, Any]) -> dict[str, Any]:
         def step() -> float:
             sync()
             start = time.perf_counter()
-            loss, _ = _warmup_loss(run, trainer, source)
+            loss, _ = warmup_loss(run, trainer, source)
             trainer.step(loss)
             sync()
             return time.perf_counter() - start

@@ -18,6 +18,7 @@ from ..perception.splits import open_split, to_device
 from ..training.augment import step_generator
 from ..training.feature_cache import FeatureCache, FeatureEntries
 from ..training.samples import NOT_LABELS, HeldSamples, ImagesOnly, ReadSamples, dataset_ids, require_samples
+from ..training.sources import StreamOrder
 from .views import ViewBank, ViewParams, view_params
 
 
@@ -29,7 +30,7 @@ class Pool:
             raise ValueError(f"the {name} pool is empty")
         self.name, self.store, self.samples, self.seed = name, store, store.samples, seed
         self.student_views = student_views
-        self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
+        self._order = StreamOrder(len(self.samples), seed * 7919)  # a stream apart from the real batches'
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -39,15 +40,7 @@ class Pool:
         return self.samples.size
 
     def _rows(self, size: int, step: int) -> torch.Tensor:
-        positions = range(step * size, (step + 1) * size)
-        rows = []
-        for position in positions:
-            epoch, offset = divmod(position, len(self))
-            if epoch != self._epoch:
-                generator = torch.Generator().manual_seed(self.seed * 7919 + epoch)
-                self._epoch, self._order = epoch, torch.randperm(len(self), generator=generator)
-            rows.append(int(self._order[offset]))
-        return torch.tensor(rows)
+        return torch.tensor([self._order[p] for p in range(step * size, (step + 1) * size)])
 
     def draw(self, size: int, step: int, part: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor, ViewParams]:
         """(rows, student views, their ViewParams) of this step's ``size`` samples; ``part``: this process's."""

@@ -39,7 +39,7 @@ def _load_heads(model: PerceptionModel, folder: str, tasks: list[str]) -> None:
     model.load_state_dict(start.state_dict())
 
 
-def _warmup_loss(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> tuple[torch.Tensor, dict[str, float]]:
+def warmup_loss(run: HeadTraining, trainer: TrainStep, source: BatchSource) -> tuple[torch.Tensor, dict[str, float]]:
     """This process's loss on its shard of the next global batch (a frozen backbone's features outside
     the autocast, at full precision; a trained one's inside it, as the heads)."""
     batch = source.next(run.config.batch_size)
@@ -95,7 +95,7 @@ def train_warmup(config: WarmupConfig) -> Path:
     run, trainer, log = _start(config)
     augmentation = Augmentation(config.flip, config.crop_min_scale, config.jitter)
     source = run.source(run.train_set, augmentation, trainer.steps)
-    fit(run.plan(), trainer, log, "warmup", loss=lambda step: _warmup_loss(run, trainer, source),
+    fit(run.plan(), trainer, log, "warmup", loss=lambda step: warmup_loss(run, trainer, source),
         evaluate=lambda: flat_metrics(run.evaluate({"model": trainer.plain}).get("model", {})),
         save=lambda: _save(run, trainer, trainer.steps))
     if trainer.steps == 0 and run.writes:  # --steps 0: the freshly initialised head is the checkpoint (a baseline)
