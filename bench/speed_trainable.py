@@ -54,7 +54,7 @@ from diff2in1.training.configs import WarmupConfig
 from diff2in1.training.loop import make_optimizer
 from diff2in1.training.sources import BatchSource
 from diff2in1.training.step import TrainStep
-from diff2in1.training.warmup import warmup_loss, new_model
+from diff2in1.training.warmup import new_model, warmup_loss
 from speed_harness import device_name, device_tag, git_commit
 from speed_models import TASKS, make_backbone, make_items
 
