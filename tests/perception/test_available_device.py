@@ -43,9 +43,16 @@ def test_predict_opens_the_checkpoint_on_the_gpu(asked, tmp_path: Path):
     assert asked == [torch.device("cuda")]
 
 
-def test_evaluate_opens_the_checkpoint_on_the_gpu(asked, tmp_path: Path):
+def test_evaluate_opens_the_checkpoint_on_the_gpu(asked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import accelerate
+
     from diff2in1.cli.evaluate import EvaluateConfig, evaluate_checkpoint
 
+    class OneGPU:  # evaluate runs where accelerate puts this process (it shares the batches when launched)
+        def __init__(self, cpu: bool = False):
+            self.device = torch.device("cpu" if cpu else "cuda")
+
+    monkeypatch.setattr(accelerate, "Accelerator", OneGPU)
     with pytest.raises(Opened):
         evaluate_checkpoint(EvaluateConfig(checkpoint=str(tmp_path)))
     assert asked == [torch.device("cuda")]
