@@ -86,3 +86,21 @@ def test_report_table_colours_a_change_beyond_the_seed_spread_in_either_directio
                "theta_c": {"normal": {"mean": 10.9}, "semseg": {"miou": 0.68}}}
     html = metrics_table_html(metrics, {"normal": {"mean": 0.02}, "semseg": {"miou": 0.004}})
     assert "<td class='num better'>-0.100</td>" in html and "<td class='num worse'>-0.0200</td>" in html
+
+
+@pytest.mark.parametrize("trained, kind, says, not_says", [
+    (None, "stable_diffusion", "UNet, VAE and text encoder are frozen throughout", "LoRA"),
+    ({"mode": "lora", "rank": 8}, "stable_diffusion", "Rank-8 LoRA adapters", "frozen throughout"),
+    ({"mode": "lora", "rank": 4}, "pixel", "the UNet's own weights stay frozen", "VAE"),
+    ({"mode": "full"}, "pixel", "Every weight of the diffusion UNet trains", "frozen throughout"),
+])
+def test_the_report_says_what_of_the_backbone_trained(tmp_path, trained, kind, says, not_says):
+    from diff2in1.report.html import _trained_sentence
+    from diff2in1.report.runfolder import RunFolder
+
+    run = RunFolder(tmp_path)
+    run.checkpoint_info = {"backbone": {"kind": kind, **({"trained": trained} if trained else {})}}
+    run.improve_config = {"batch_size": 8, "pseudo_batch_size": 8}
+    text = _trained_sentence(run)
+    assert says in text and not_says not in text
+    assert ("with its trained UNet weights" in text) == bool(trained)

@@ -86,17 +86,30 @@ def _labeller(provenance: dict[str, Any]) -> str:
 
 
 def _trained_sentence(run: RunFolder) -> str:
-    kind = (run.checkpoint_info.get("backbone") or {}).get("kind", "")
-    frozen = "UNet, VAE and text encoder" if kind == "stable_diffusion" else "UNet (and VAE, where it has one)"
+    backbone = run.checkpoint_info.get("backbone") or {}
+    frozen = ("UNet, VAE and text encoder" if backbone.get("kind") == "stable_diffusion"
+              else "UNet (and VAE, where it has one)")
     params = _param_count(run.warmup_checkpoint / "model.safetensors")
     count = f" ({params:,} parameters)" if params else ""
-    text = (f"The diffusion backbone's {frozen} are frozen throughout; only the feature aggregator and the task "
-            f"heads{count} are trained. The warm-up trains them on the labelled real images.")
+    mode = (backbone.get("trained") or {}).get("mode")
+    rest = ", the VAE and the text encoder" if backbone.get("kind") == "stable_diffusion" else ""
+    if mode == "lora":
+        text = (f"Rank-{backbone['trained'].get('rank')} LoRA adapters on the diffusion UNet train with the feature "
+                f"aggregator and the task heads{count}; the UNet's own weights{rest} stay frozen.")
+    elif mode == "full":
+        still = "; the VAE and the text encoder stay frozen" if rest else ""
+        text = (f"Every weight of the diffusion UNet trains with the feature aggregator and the task heads{count}, "
+                f"the UNet at a fraction of the heads' learning rate{still}.")
+    else:
+        text = (f"The diffusion backbone's {frozen} are frozen throughout; only the feature aggregator and the task "
+                f"heads{count} are trained.")
+    text += " The warm-up trains them on the labelled real images."
     if run.improve_config:
         pseudo = int(run.improve_config.get("pseudo_batch_size", 0) or 0)
         data = "real samples only (a control without created data)" if not pseudo else \
             f"batches of {run.improve_config.get('batch_size')} real and {pseudo} created or unlabelled samples"
-        text += (f" In the improve stage, θE (exploitation) is trained by gradient descent on {data}; θC "
+        unet = " with its trained UNet weights" if mode in ("lora", "full") else ""
+        text += (f" In the improve stage, θE (exploitation) is trained{unet} by gradient descent on {data}; θC "
                  "(creation) gets no gradients: it is an exponential moving average of θE, and labels the created "
                  "samples without ground truth from an ensemble of views of each. “Diff-2-in-1” below is θC.")
     return text
