@@ -32,7 +32,7 @@ class RunConfig:
     warmup: dict[str, Any] = field(default_factory=dict)
     create: dict[str, Any] = field(default_factory=dict)
     improve: dict[str, Any] = field(default_factory=dict)
-    control: bool = True  # also run the fair control: the improve stage on real samples only, same steps and views
+    control: bool = True  # also run the control at the same compute (control_config): real samples only
     report: bool = True
 
 
@@ -136,9 +136,12 @@ class StageTimer:
 
 
 def control_config(improve: ImproveConfig) -> ImproveConfig:
-    """The fair control of an improve stage: the same steps, views, EMA and test-time averaging, real data only."""
-    return dataclasses.replace(improve, out=str(Path(improve.out).parent / "control"), pseudo_batch_size=0,
-                               synthetic="", unlabelled="")
+    """The control of an improve stage at the same compute: the same steps in one schedule from the warm-up,
+    views, EMA and test-time averaging, and as many images per step, all real and labelled (8 real + 8
+    created is matched by 16 real; the labelled set repeats). It lacks only θC's labelling passes."""
+    pseudo = improve.pseudo_batch_size if improve.synthetic or improve.unlabelled else 0
+    return dataclasses.replace(improve, out=str(Path(improve.out).parent / "control"),
+                               batch_size=improve.batch_size + pseudo, pseudo_batch_size=0, synthetic="", unlabelled="")
 
 
 def summary_metrics(run: Path) -> dict[str, Any]:
