@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
+from run_configs import tiny_run_config
 
 from diff2in1.workflow.choose import choose
 
@@ -39,16 +37,6 @@ def test_every_trained_task_counts_by_its_registry_headline_and_unscored_ones_do
     assert model == "diff2in1" and wins == {"normal": "diff2in1", "depth": "control", "edge": "diff2in1"}
 
 
-def _config(tmp_path: Path, backbone: Path, **shared) -> Path:
-    config = {"out": str(tmp_path / "run"), "rooms": {"num": 10, "size": 16, "seed": 1, "test_fraction": 0.3},
-              "data": str(tmp_path / "rooms"), "backbone": str(backbone), "num_labelled": 6, "batch_size": 2,
-              "channels": 8, "progress": False, "report": False, **shared,
-              "warmup": {"steps": 2}, "create": {"steps": 4, "batch_size": 4}, "improve": {"steps": 2}}
-    path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path):
     from safetensors.torch import load_file
 
@@ -56,7 +44,7 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     from diff2in1.fileio import read_json, read_yaml
     from diff2in1.perception.pipeline import Diff2in1Pipeline
 
-    assert main(["run", str(_config(tmp_path, tiny_pixel_path, val_fraction=0.5))]) == 0
+    assert main(["run", str(tiny_run_config(tmp_path, tiny_pixel_path, val_fraction=0.5))]) == 0
     run = tmp_path / "run"
     chosen = read_json(run / "metrics.json")["chosen"]
     assert chosen["on"] == "val" and set(chosen["scores"]) == {"diff2in1", "control"}
@@ -76,7 +64,7 @@ def test_a_run_without_a_validation_split_says_so_and_exports_diff2in1(tmp_path,
     from diff2in1.cli.main import main
     from diff2in1.fileio import read_json
 
-    assert main(["run", str(_config(tmp_path, tiny_pixel_path))]) == 0
+    assert main(["run", str(tiny_run_config(tmp_path, tiny_pixel_path))]) == 0
     chosen = read_json(tmp_path / "run" / "metrics.json")["chosen"]
     assert (chosen["model"], chosen["on"]) == ("diff2in1", "none") and "validation split" in chosen["why"]
     assert "no validation split" in capsys.readouterr().out

@@ -33,6 +33,7 @@ class RunConfig:
     create: dict[str, Any] = field(default_factory=dict)
     improve: dict[str, Any] = field(default_factory=dict)
     control: bool = True  # also run the control at the same compute (control_config): real samples only
+    extra_heads: int = 0  # more warm-up heads on the same labels (other seeds) that θC's targets average in
     report: bool = True
 
 
@@ -40,12 +41,14 @@ def load_run_config(path: str | Path, out: str | None = None) -> RunConfig:
     """Read a run YAML: top-level shared keys, `out`, `rooms`, and the stage sections."""
     raw = dict(read_yaml(path))
     sections = {k: raw.pop(k) for k in ("warmup", "create", "improve", "rooms") if k in raw}
-    top = {k: raw.pop(k) for k in ("out", "report", "control") if k in raw}
+    top = {k: raw.pop(k) for k in ("out", "report", "control", "extra_heads") if k in raw}
     unknown = sorted(set(raw) - set(SHARED_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; shared keys are {list(SHARED_KEYS)}, sections "
-                         "warmup/create/improve/rooms, and out/report/control")
+                         "warmup/create/improve/rooms, and out/report/control/extra_heads")
     config = RunConfig(shared=raw, **sections, **top)
+    if not isinstance(config.extra_heads, int) or config.extra_heads < 0:
+        raise ValueError(f"{path}: extra_heads must be a whole number >= 0, got {config.extra_heads!r}")
     if out:
         config.out = out
     return config
@@ -66,10 +69,19 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
         **create_shared, "labelled_seed": warmup.labelled_seed, "num_labelled": warmup.num_labelled,
         "checkpoint": str(run / "warmup" / "checkpoint"), "out": str(run / "synthetic"), **config.create},
         "run config [create]")
+    heads = [str(Path(head.out) / "checkpoint") for head in extra_head_configs(config, warmup)]
     improve = config_from_dict(ImproveConfig, {
         **features, **_shared(config, ImproveConfig), **config.improve, "out": str(run / "improve"), "resume": True,
-        "warmup": str(run / "warmup" / "checkpoint"), "synthetic": str(run / "synthetic")}, "run config [improve]")
+        "warmup": str(run / "warmup" / "checkpoint"), "synthetic": str(run / "synthetic"),
+        **({"teacher_heads": heads} if heads else {})}, "run config [improve]")
     return warmup, create, improve
+
+
+def extra_head_configs(config: RunConfig, warmup: WarmupConfig) -> list[WarmupConfig]:
+    """The warm-up again with seeds seed + 101, seed + 102, ...: the same labels, other heads (RUN/heads/k1, ...)."""
+    heads = Path(config.out) / "heads"
+    return [dataclasses.replace(warmup, seed=warmup.seed + 100 + k, out=str(heads / f"k{k}"))
+            for k in range(1, config.extra_heads + 1)]
 
 
 def _shared(config: RunConfig, cls: type) -> dict[str, Any]:
@@ -89,8 +101,9 @@ def run_pipeline(config: RunConfig) -> Path:
     run = Path(config.out)
     warmup, create, improve = stage_configs(config)
     improve = keep_validation_out(improve)
-    write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, **config.shared,
-                                     "warmup": config.warmup, "create": config.create, "improve": config.improve})
+    write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, "extra_heads": config.extra_heads,
+                                     **config.shared, "warmup": config.warmup, "create": config.create,
+                                     "improve": config.improve})
     timings = StageTimer(run / TIMINGS_FILE)
     if config.rooms and not (Path(warmup.data) / "meta.json").is_file():
         from ..data.rooms import RoomsConfig, generate_rooms
@@ -98,12 +111,15 @@ def run_pipeline(config: RunConfig) -> Path:
         timings.run("rooms", generate_rooms, RoomsConfig(out=warmup.data, **config.rooms), progress=warmup.progress)
     if not (run / "warmup" / "metrics.json").is_file():
         timings.run("warmup", train_warmup, warmup)
+    for k, head in enumerate(extra_head_configs(config, warmup), start=1):
+        if not (Path(head.out) / "metrics.json").is_file():
+            timings.run(f"head {k}", train_warmup, head)
     if improve.pseudo_batch_size and improve.synthetic:
         timings.run("create", create_dataset, create)
     if not (run / "improve" / "metrics.json").is_file():
         timings.run("improve", train_improve, improve)
     if config.control and not (run / "control" / "metrics.json").is_file():
-        timings.run("control", train_improve, control_config(improve))
+        timings.run("control", train_improve, control_config(improve, config.extra_heads * warmup.steps))
     chosen = timings.run("choose", choose_and_export, improve, run)
     write_json(run / "metrics.json", {**summary_metrics(run), "chosen": chosen, "timings": timings.seconds})
     if config.report:
@@ -135,13 +151,15 @@ class StageTimer:
         return result
 
 
-def control_config(improve: ImproveConfig) -> ImproveConfig:
-    """The control of an improve stage at the same compute: the same steps in one schedule from the warm-up,
-    views, EMA and test-time averaging, and as many images per step, all real and labelled (8 real + 8
-    created is matched by 16 real; the labelled set repeats). It lacks only θC's labelling passes."""
+def control_config(improve: ImproveConfig, head_steps: int = 0) -> ImproveConfig:
+    """The control of an improve stage at the same compute: the same views, EMA and test-time averaging; as
+    many images per step, all real and labelled (8 real + 8 created is matched by 16 real; the labelled set
+    repeats); and the stage's steps plus ``head_steps``, the steps of the extra heads θC's teacher averages,
+    in one schedule from the warm-up. It lacks only the teacher's labelling passes (forward passes)."""
     pseudo = improve.pseudo_batch_size if improve.synthetic or improve.unlabelled else 0
-    return dataclasses.replace(improve, out=str(Path(improve.out).parent / "control"),
-                               batch_size=improve.batch_size + pseudo, pseudo_batch_size=0, synthetic="", unlabelled="")
+    return dataclasses.replace(improve, out=str(Path(improve.out).parent / "control"), steps=improve.steps + head_steps,
+                               batch_size=improve.batch_size + pseudo, pseudo_batch_size=0, synthetic="", unlabelled="",
+                               teacher_heads=[])
 
 
 def summary_metrics(run: Path) -> dict[str, Any]:
