@@ -61,7 +61,10 @@ def test_lora_adds_peft_adapters_and_only_they_train(fresh):
     trains = {name for name, p in backbone.named_parameters() if p.requires_grad}
     assert trains, "no weight of the backbone trains"
     assert all("lora_" in name for name in trains), sorted(n for n in trains if "lora_" not in n)[:5]
-    assert {f"unet.{name}" for name in trained.state_dict()} == trains
+    assert {f"unet.{name}" for name in trained.state_dict()} == {name.replace(".perception.", ".") for name in trains}
+    from peft import get_peft_model_state_dict  # the checkpoint's adapter file is peft's state dict
+
+    assert trained.state_dict().keys() == get_peft_model_state_dict(backbone.unet, adapter_name="perception").keys()
     assert {id(p) for p in trained.parameters()} == {id(p) for p in backbone.parameters() if p.requires_grad}
     # peft's start: B = 0, so the adapted UNet is still the pretrained one
     assert all(not v.any() for k, v in trained.state_dict().items() if "lora_B" in k)
@@ -166,3 +169,26 @@ def test_none_attaches_nothing_and_an_unknown_mode_is_refused(fresh):
     assert not any(p.requires_grad for p in backbone.parameters())
     with pytest.raises(ValueError, match="'half'"):
         attach_trained_unet(backbone, {"mode": "half"})
+
+
+def test_the_adapter_weights_load_into_a_plain_unet_with_diffusers_load_lora_adapter(fresh):
+    from diff2in1.backbones.adapters import _with_adapter_mixin
+
+    backbone, plain = fresh(), fresh()
+    trained = attach_trained_unet(backbone, LORA)  # alpha = rank: the scale diffusers infers from the weights
+    set_lora_b(backbone)
+    _with_adapter_mixin(plain.unet).load_lora_adapter({k: v.clone() for k, v in trained.state_dict().items()},
+                                                      prefix=None, adapter_name="elsewhere")
+    assert same(unet_output(plain), unet_output(backbone))
+
+
+def test_adapter_weights_saved_under_the_older_names_still_load(fresh):
+    backbone = fresh()
+    trained = attach_trained_unet(backbone, LORA)
+    set_lora_b(backbone, seed=3)
+    saved = {k: v.clone() for k, v in trained.state_dict().items()}
+    older = {name.replace(".lora_A.", ".lora_A.perception.").replace(".lora_B.", ".lora_B.perception."): value
+             for name, value in saved.items()}  # before peft's state dicts: the adapter's name in every key
+    set_lora_b(backbone, seed=4)
+    trained.load_state_dict(older)
+    assert all(torch.equal(trained.state_dict()[k], saved[k]) for k in saved)

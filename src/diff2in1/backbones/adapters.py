@@ -2,7 +2,7 @@
 
     trained = TrainedUNet(backbone, "lora", rank=8, alpha=8)    # or "full"; "none" trains nothing
     optimizer groups: trained.parameters()
-    trained.state_dict() / trained.load_state_dict(tensors)     # adapters only (lora) or the UNet (full)
+    trained.state_dict() / trained.load_state_dict(tensors)     # peft's adapter state dict (lora) or the UNet (full)
     with trained.weights(theta_c_tensors): ...                  # run the UNet with other trained weights
     with trained.untouched(): ...                               # run the pretrained generator (creation)
 
@@ -91,17 +91,22 @@ class TrainedUNet:
         _with_adapter_mixin(unet).add_adapter(config, adapter_name=ADAPTER)
 
     def _live(self) -> dict[str, nn.Parameter]:
-        """The UNet's trained parameters by name (adapter weights, or every weight)."""
+        """The UNet's trained parameters under their state-dict names (peft's for the adapters: without the
+        adapter's name, as ``get_peft_model_state_dict`` gives them; the UNet's own for ``full``)."""
         params = dict(self.backbone.unet.named_parameters())
         if self.mode == "lora":
-            return {name: p for name, p in params.items() if "lora_" in name}
+            return {peft_name(name): p for name, p in params.items() if "lora_" in name}
         return params
 
     def parameters(self) -> list[nn.Parameter]:
         return list(self.module.parameters())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """The trained weights (what a checkpoint keeps): adapter weights, or the whole UNet."""
+        """The trained weights (what a checkpoint keeps): peft's adapter state dict, or the whole UNet's."""
+        if self.mode == "lora":
+            from peft import get_peft_model_state_dict
+
+            return {k: v.detach() for k, v in get_peft_model_state_dict(self.backbone.unet, adapter_name=ADAPTER).items()}
         return {name: p.detach() for name, p in self._live().items()}
 
     def _matching(self, tensors: dict[str, torch.Tensor], where: str) -> dict[str, nn.Parameter]:
@@ -116,7 +121,14 @@ class TrainedUNet:
     @torch.no_grad()
     def load_state_dict(self, tensors: dict[str, torch.Tensor], where: str = "trained weights") -> None:
         """Set the trained weights from ``state_dict()``'s tensors (missing or unexpected names fail)."""
-        for name, param in self._matching(tensors, where).items():
+        tensors = peft_names(tensors)
+        live = self._matching(tensors, where)
+        if self.mode == "lora":
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.backbone.unet, tensors, adapter_name=ADAPTER)
+            return
+        for name, param in live.items():
             param.copy_(tensors[name].to(param.dtype))
 
     @contextmanager
@@ -127,6 +139,7 @@ class TrainedUNet:
         trained Stable Diffusion UNet is 3.4 GB, swapped twice a step when θC labels. Nothing may train
         inside the block.
         """
+        tensors = peft_names(tensors)
         live = self._matching(tensors, where)
         saved = {name: param.data for name, param in live.items()}
         try:
@@ -162,6 +175,16 @@ class TrainedUNet:
     def describe(self) -> dict[str, Any]:
         """What a checkpoint records: the mode and settings, the base weights' and the trained weights' hashes."""
         return {**self.settings(), "base_fingerprint": self.base_fingerprint, "fingerprint": self.fingerprint()}
+
+
+def peft_name(name: str) -> str:
+    """An adapter parameter's name as peft's state dicts write it: without the adapter's name."""
+    return name.replace(f".{ADAPTER}.", ".")
+
+
+def peft_names(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` under peft's names (checkpoints written before they were saved with peft kept the adapter's name)."""
+    return {peft_name(name): value for name, value in tensors.items()}
 
 
 def attach_trained_unet(backbone: DiffusionBackbone, settings: dict[str, Any], seed: int = 0,
