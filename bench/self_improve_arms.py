@@ -32,6 +32,8 @@ Round 3 (CONTRIBUTIONS, pre-registered in bench/preregistered/): the round-2 bes
 extra heads averaging the image and its mirror, targets for normals and depth, 16 samples without ground
 truth per step beside 8 real) with one source of extra images at a time, and that recipe with θC alone;
 each is judged against its matched control (self_improve_matched.py).
+Round 4 (LEARNING_ARM, pre-registered): θC alone on images created from the photos, with the UNet's LoRA
+adapters training from {lora_warmup} (a warm-up that trained them), against its matched control from there.
 """
 
 from __future__ import annotations
@@ -143,6 +145,15 @@ CONTRIBUTIONS = {
     "created_pool_geometry_p16": {k: v for k, v in ARMS[BEST_AT_100].items() if k != "teacher_heads"},
 }
 ARMS.update(CONTRIBUTIONS)
+
+# Round 4 (pre-registered): the learning backbone. The trainable-backbone gate found LoRA on the UNet better than
+# the heads alone (docs/perception/trainable_backbone.md); this arm starts from its recipe ({lora_warmup}: the
+# seed's warm-up heads, then LORA_WARMUP_STEPS steps with rank-8 LoRA adapters) and continues the adapters in
+# the improve stage. θC labels alone: extra heads on their own trained UNets are not an ensemble improve runs.
+# Its matched control starts from the same LoRA warm-up.
+LORA_WARMUP_STEPS = 300
+LEARNING_ARM = "lora_created_pool_geometry_p16"
+ARMS[LEARNING_ARM] = {"warmup": "{lora_warmup}", **CONTRIBUTIONS["created_pool_geometry_p16"]}
 
 
 EXTRA_HEADS = 3  # heads beside θC in the deep-ensemble teacher, each warmed up with training seed 100 + k

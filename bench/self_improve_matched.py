@@ -7,7 +7,8 @@ An arm's matched control is the control that had the arm's budget, in real image
 - the same images per step: the arm's real images plus its samples without ground truth, all real and
   labelled (an arm with 8 real + 16 created per step is matched by 24 real per step; the labelled set
   repeats);
-- the same views, EMA and learning rate (the release preset's settings, spelt out, for a release arm).
+- the same views, EMA and learning rate (the release preset's settings, spelt out, for a release arm), and
+  the same start when the arm starts from a checkpoint of its own (``"warmup": "{lora_warmup}"``).
 What it does not have is the arm's teacher passes (θC and its heads labelling the pool), which cost
 forward passes only.
 
@@ -72,16 +73,25 @@ def total_steps(arm: dict, budget: Budget) -> int:
 
 
 def _kept(arm: dict) -> dict:
-    """The arm's settings a control keeps (views, EMA, learning rate...)."""
-    return {k: v for k, v in resolved(arm).items() if k not in NOT_KEPT}
+    """The arm's settings a control keeps (views, EMA, learning rate...), and the arm's start when it is a
+    checkpoint of its own (a warm-up that trained the backbone) rather than the control's end."""
+    settings = resolved(arm)
+    kept = {k: v for k, v in settings.items() if k not in NOT_KEPT}
+    if settings.get("warmup", "{control}") != "{control}":
+        kept["warmup"] = settings["warmup"]
+    return kept
 
 
 def _name(prefix: str, kept: dict) -> str:
-    """A name that tells matched runs apart: the budget in the prefix, a digest of any other setting."""
-    if not kept:
-        return prefix
-    digest = hashlib.sha1(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:6]
-    return f"{prefix}_{digest}"
+    """A name that tells matched runs apart: the budget in the prefix, the start when it is the arm's own
+    ("_from_lora_warmup"), a digest of any other setting."""
+    start = kept.get("warmup")
+    rest = {k: v for k, v in kept.items() if k != "warmup"}
+    name = prefix + (f"_from_{start.strip('{}')}" if start else "")
+    if not rest:
+        return name
+    digest = hashlib.sha1(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
+    return f"{name}_{digest}"
 
 
 def matched_control(arm: dict, budget: Budget) -> tuple[str, dict]:

@@ -18,6 +18,7 @@ from self_improve_arms import (
     ARMS,
     BENCH_IMPROVE,
     EXTRA_HEADS,
+    LORA_WARMUP_STEPS,
     STAGE2_STEPS,
     TEACHER_EVERY,
     created_pool_steps,
@@ -163,9 +164,23 @@ def prepare_inputs(settings: dict, paths: dict, work: Path, base, source: Source
         from self_improve_data import labelled_images
 
         paths["labelled_images"] = labelled_images(warmup, Path(base.out) / "labelled_images")
+    if "{lora_warmup}" in settings.values() and "lora_warmup" not in paths:
+        paths["lora_warmup"] = lora_warmup(warmup, Path(base.out) / "warmup_lora")
     count, steps = heads_wanted(settings)
     if count and len(paths.get(heads_key(steps), [])) < count:
         paths[heads_key(steps)] = extra_warmups(work, warmup.num_labelled, warmup.labelled_seed, count, steps, source)
+
+
+def lora_warmup(warmup, out: Path) -> str:
+    """The trainable-backbone gate's recipe: the seed's warm-up heads, then LORA_WARMUP_STEPS steps with LoRA
+    adapters on the UNet (features streamed through it); trained where missing. Returns its checkpoint."""
+    from diff2in1.training.warmup import train_warmup
+
+    if not (out / "metrics.json").is_file():
+        record_made_by(out)
+        train_warmup(replace(warmup, out=str(out), steps=LORA_WARMUP_STEPS, lr_warmup=10, train_backbone="lora",
+                             init_heads=str(Path(warmup.out) / "checkpoint")))
+    return str(out / "checkpoint")
 
 
 def fill_paths(value, paths: dict):
@@ -239,21 +254,32 @@ def score_warmup(work: Path, labelled: int, seed: int, source: Source = ROOMS) -
 
 
 def score_arm(run: Path, config, warmup: bool = False) -> None:
-    """θE and θC on validation and test, with and without flip averaging: RUN/scores.json."""
+    """θE and θC on validation and test, with and without flip averaging: RUN/scores.json. A checkpoint whose
+    backbone trained scores each head on its own UNet weights, features streamed."""
     target = run / "scores.json"
     if target.is_file():
         return
-    from diff2in1.perception.checkpoint import load_perception
+    from diff2in1.perception.checkpoint import load_perception, load_unet_weights, read_perception_info
+    from diff2in1.perception.evaluation import evaluate_each_on_its_weights
     from diff2in1.self_improving.improve import eval_features
     from diff2in1.self_improving.views import ViewBank
     from diff2in1.training.head_training import HeadTraining
 
+    trained = read_perception_info(run / "checkpoint")["backbone"].get("trained")
     scores = {}
     for split in ("unlabelled", "test"):
-        trainer = HeadTraining(replace(config, eval_split=split), run)
+        trainer = HeadTraining(replace(config, eval_split=split), run, train_backbone=trained)
         models = {"theta_e": load_perception(run / "checkpoint", which="model")[0]}
         if not warmup:
             models["theta_c"] = load_perception(run / "checkpoint", which="theta_c")[0]
-        cached = eval_features(trainer, replace(config, cache_storage="ram"), ViewBank(2))
-        scores["val" if split == "unlabelled" else split] = trainer.evaluate(models, flip=True, features=cached)
+        if trained:
+            def weights_of(head: str, trainer=trainer):
+                return trainer.trained.weights(load_unet_weights(run / "checkpoint", head))
+
+            result = evaluate_each_on_its_weights(lambda some, trainer=trainer: trainer.evaluate(some, flip=True),
+                                                  models, weights_of)
+        else:
+            cached = eval_features(trainer, replace(config, cache_storage="ram"), ViewBank(2))
+            result = trainer.evaluate(models, flip=True, features=cached)
+        scores["val" if split == "unlabelled" else split] = result
     write_json(target, scores)
