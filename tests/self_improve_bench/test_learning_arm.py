@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from tiny_bench import tiny_bench_argv
 
 from diff2in1.fileio import read_json
 
@@ -32,20 +33,8 @@ def test_the_round4_plan_registers_the_arm_and_its_control_at_25_and_100_labels(
 @pytest.mark.slow
 def test_the_bench_runs_the_lora_arm_and_scores_each_head_on_its_own_unet(tmp_path, tiny_pixel_path, monkeypatch):
     import self_improve
-    import self_improve_runner
-    from diff2in1.data.rooms import RoomsConfig, generate_rooms
 
-    data = generate_rooms(RoomsConfig(out=str(tmp_path / "data"), num=280, size=16, seed=3, test_fraction=0.05),
-                          progress=False)
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({"batch_size": 2, "channels": 8, "warmup": {"steps": 2},
-                                      "create": {"steps": 4, "batch_size": 4}, "improve": {"teacher_every": 1}}))
-    monkeypatch.setattr(self_improve_runner, "STAGE2_STEPS", 2)
-    monkeypatch.setattr(self_improve_runner, "LORA_WARMUP_STEPS", 2)
-    monkeypatch.setattr(self_improve_runner, "BENCH_IMPROVE", {**self_improve_runner.BENCH_IMPROVE, "steps": 2, "views": 2})
-    argv = ["--dataset", "rooms", "--data", str(data), "--backbone", str(tiny_pixel_path), "--config", str(config),
-            "--labelled", "4", "--seeds", "0", "--manifest", "", "--work", str(tmp_path / "work"),
-            "--results", str(tmp_path / "results"), "--arms", "control", ARM, CONTROL]
+    argv = [*tiny_bench_argv(tmp_path, tiny_pixel_path, monkeypatch, size=16), "--arms", "control", ARM, CONTROL]
     assert self_improve.main(argv) == 0
     run = tmp_path / "work" / "L4" / "s0"
     lora = read_json(run / "warmup_lora" / "checkpoint" / "perception.json")["backbone"]["trained"]
