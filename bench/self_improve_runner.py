@@ -9,6 +9,7 @@ import platform
 import subprocess
 import sys
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from diff2in1.fileio import write_json
@@ -259,7 +260,7 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
     target = run / "scores.json"
     if target.is_file():
         return
-    from diff2in1.perception.checkpoint import load_perception, load_unet_weights, read_perception_info
+    from diff2in1.perception.checkpoint import load_perception, read_perception_info
     from diff2in1.perception.evaluation import evaluate_each_on_its_weights
     from diff2in1.self_improving.improve import eval_features
     from diff2in1.self_improving.views import ViewBank
@@ -272,12 +273,9 @@ def score_arm(run: Path, config, warmup: bool = False) -> None:
         models = {"theta_e": load_perception(run / "checkpoint", which="model")[0]}
         if not warmup:
             models["theta_c"] = load_perception(run / "checkpoint", which="theta_c")[0]
-        if trained:
-            def weights_of(head: str, trainer=trainer):
-                return trainer.trained.weights(load_unet_weights(run / "checkpoint", head))
-
-            result = evaluate_each_on_its_weights(lambda some, trainer=trainer: trainer.evaluate(some, flip=True),
-                                                  models, weights_of)
+        if trained:  # each head on its own UNet weights, features streamed
+            result = evaluate_each_on_its_weights(partial(trainer.evaluate, flip=True), models,
+                                                  partial(trainer.stored_unet, run / "checkpoint"))
         else:
             cached = eval_features(trainer, replace(config, cache_storage="ram"), ViewBank(2))
             result = trainer.evaluate(models, flip=True, features=cached)

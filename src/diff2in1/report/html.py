@@ -89,12 +89,12 @@ def _labeller(provenance: dict[str, Any]) -> str:
 
 def _trained_sentence(run: RunFolder) -> str:
     backbone = run.checkpoint_info.get("backbone") or {}
-    frozen = ("UNet, VAE and text encoder" if backbone.get("kind") == "stable_diffusion"
-              else "UNet (and VAE, where it has one)")
+    text_model = backbone.get("kind") == "stable_diffusion"  # a VAE and a text encoder beside the UNet
+    frozen = "UNet, VAE and text encoder" if text_model else "UNet (and VAE, where it has one)"
     params = _param_count(run.warmup_checkpoint / "model.safetensors")
     count = f" ({params:,} parameters)" if params else ""
     mode = (backbone.get("trained") or {}).get("mode")
-    rest = ", the VAE and the text encoder" if backbone.get("kind") == "stable_diffusion" else ""
+    rest = ", the VAE and the text encoder" if text_model else ""
     if mode == "lora":
         text = (f"Rank-{backbone['trained'].get('rank')} LoRA adapters on the diffusion UNet train with the feature "
                 f"aggregator and the task heads{count}; the UNet's own weights{rest} stay frozen.")

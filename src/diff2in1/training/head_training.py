@@ -10,12 +10,14 @@ before training starts.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ..backbones.adapters import attach_trained_unet
 from ..heads import PerceptionModel
+from ..perception.checkpoint import load_unet_weights
 from ..perception.evaluation import FeatureSource, evaluate
 from ..perception.splits import backbone_info, labelled_subsets, open_backbone, open_split, unlabelled_subset
 from ..tasks import check_tasks
@@ -107,6 +109,13 @@ class HeadTraining:
         `diff2in1 evaluate` also calls); call on every process (they share the work)."""
         return evaluate(self.backbone, models, self.eval_set, flip=flip, accelerator=self.accelerator,
                         features=features, progress=self.config.progress)
+
+    def stored_unet(self, folder: str | Path, which: str) -> AbstractContextManager:
+        """For the block, the trained UNet weights checkpoint ``folder`` stores beside head ``which`` (to score
+        that head on them); nothing to do when the backbone is frozen."""
+        if self.trained is None:
+            return nullcontext()
+        return self.trained.weights(load_unet_weights(folder, which), where=str(folder))
 
     def plan(self) -> Plan:
         """When the training loop (``fit``) logs, evaluates and saves: every step's log, eval.csv rows

@@ -54,7 +54,7 @@ def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[st
 def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, float]]]:
     """{model: {task: {metric: value}}} of each model's θC on the validation split of ``config`` (the run's
     improve config: data, labelled subset, val_fraction, backbone), opened as the improve stage opens it."""
-    from ..perception.checkpoint import load_perception, load_unet_weights, read_perception_info
+    from ..perception.checkpoint import load_perception, read_perception_info
     from ..perception.evaluation import evaluate_each_on_its_weights
     from ..self_improving.improve import with_warmup_taps
     from ..training.head_training import HeadTraining
@@ -66,7 +66,7 @@ def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, f
               for model, stage in MODELS.items()}
 
     def weights_of(model: str):  # each model's θC on its own trained UNet weights
-        return trainer.trained.weights(load_unet_weights(run / MODELS[model] / "checkpoint", "theta_c"))
+        return trainer.stored_unet(run / MODELS[model] / "checkpoint", "theta_c")
 
     return evaluate_each_on_its_weights(trainer.evaluate, models, weights_of if trained else None)
 
