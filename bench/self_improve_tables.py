@@ -230,6 +230,31 @@ def paired(seeds: dict, arm: str, against: str, heads: tuple[str, str], split: s
     return out
 
 
+def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, str]) -> dict:
+    """What `diff2in1 run` would export on each seed, against the control: ``arm`` or its control, chosen on
+    validation (flip averaging) by run's rule (workflow/choose.py: more tasks won), then scored on test.
+
+    {"chose": {seed: arm or control}, tta|plain: {task.metric: [mean, std, wins]}}; a seed where the control
+    is chosen differs by 0."""
+    from diff2in1.workflow.choose import choose
+
+    done = {seed: s for seed, s in seeds.items() if arm in s and against in s}
+    chose = {seed: arm if choose({"diff2in1": s[arm]["val"][f"{heads[0]}_tta"],
+                                  "control": s[against]["val"][f"{heads[1]}_tta"]})[0] == "diff2in1" else against
+             for seed, s in sorted(done.items(), key=lambda item: int(item[0]))}
+    out: dict = {"chose": chose}
+    for mode, tta in (("tta", True), ("plain", False)):
+        out[mode] = {}
+        for task, metric in HEADLINE.items():
+            deltas = [(_value(s[arm], "test", heads[0], tta, task) - _value(s[against], "test", heads[1], tta, task))
+                      if chose[seed] == arm else 0.0 for seed, s in done.items()
+                      if _value(s[arm], "test", heads[0], tta, task) is not None]
+            if deltas:
+                wins = sum((d < 0) if metric in LOWER_IS_BETTER else (d > 0) for d in deltas)
+                out[mode][f"{task}.{metric}"] = [*_mean_std(deltas), wins]
+    return out
+
+
 def oracle_share(table: dict, arm: str, control: str | None = None, oracle: str | None = None) -> dict:
     """(control − arm) / (control − oracle) on test means, per mode and error metric; by default with the
     arm's same-step control and oracle (round 2's measure)."""
@@ -289,7 +314,8 @@ def _best_entry(table: dict, seeds: dict, best: str, pairing: Pairing) -> dict:
     heads = (table[best]["head"], table[against]["head"])
     entry = {"best": best, "best_against": against, "best_minus_control": paired(seeds, best, against, heads),
              "oracle_share": oracle_share(table, best), "matched_oracle": pairing.oracle(best),
-             "matched_oracle_share": matched_oracle_share(table, best, pairing)}
+             "matched_oracle_share": matched_oracle_share(table, best, pairing),
+             "chosen_minus_control": chosen_minus_control(seeds, best, against, heads)}
     for other in BIGGER_CONTROLS:
         if other in table and against == "control":
             entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))
@@ -332,6 +358,13 @@ def markdown(summary: dict, meta: dict) -> str:
                 for row in entry["creation_cost"]:
                     cells = [_delta(row["minus_control"]["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {row['arm']} | {row['schedule_steps']} | {row['unet_calls']} | " + " | ".join(cells) + " |")
+            if "chosen_minus_control" in entry:
+                chosen = entry["chosen_minus_control"]
+                picked = sum(model == entry["best"] for model in chosen["chose"].values())
+                cells = [_delta(chosen["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
+                lines += ["", f"What `run`'s rule exports (workflow/choose.py, on validation per seed): {entry['best']} on "
+                          f"{picked} of {len(chosen['chose'])} seeds, else {entry['best_against']}; chosen − "
+                          f"{entry['best_against']} on test (tta): " + " | ".join(cells)]
             lines += ["", f"Share of the same-step oracle's gain recovered by {entry['best']}: "
                       + _shares(entry.get("oracle_share"), fair_oracle(entry["best"])),
                       f"Share of the matched oracle's gain ({entry.get('matched_oracle')}, against "

@@ -1,18 +1,20 @@
-"""The README's results table, printed from bench/results/self_improve.json (Markdown, to paste).
+"""The results tables of the README and docs/self_improve.md, printed from a round's results (Markdown, to paste).
 
-    python docs/figures/readme_results_table.py
+    python docs/figures/readme_results_table.py          # README: the best arm and the oracle per label count
+    python docs/figures/readme_results_table.py --all    # docs/self_improve.md: every arm, one table per count
 
-Diff-2-in-1's best arm on validation against its control (the improve stage on real images only, the same
-optimizer steps), flip averaging on both sides, test split: mean ± std over seeds of the paired difference
-(wins out of seeds). At 100 labels also against `control_long`, the control given 4500 more steps.
+Each arm against its matched-compute control (the same optimizer steps in one schedule, as many real images
+per step), flip averaging on both sides, test split: mean ± std over seeds of the paired difference (wins out
+of seeds). The best arm is the one chosen on validation; oracles put ground truth in the teacher's place.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
-RESULTS = Path(__file__).parents[2] / "bench" / "results" / "self_improve.json"
+RESULTS = Path(__file__).parents[2] / "bench" / "results" / "round3" / "self_improve.json"
 METRICS = (("normal.mean", "normal mean error (°) ↓", 3), ("depth.abs_rel", "depth abs rel ↓", 4),
            ("semseg.miou", "mIoU ↑", 4))
 
@@ -22,24 +24,60 @@ def _cell(value: list, places: int, seeds: int) -> str:
     return f"{mean:+.{places}f} ± {std:.{places}f} ({wins}/{seeds})"
 
 
-def rows(results: dict) -> list[str]:
-    lines = ["| labels | against | " + " | ".join(name for _, name, _ in METRICS) + " |",
-             "|---|---|" + "---|" * len(METRICS)]
+def _header(*first: str) -> list[str]:
+    names = [*first, *(name for _, name, _ in METRICS)]
+    return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+
+
+def _row(first: str, summary: dict, arm: str) -> str:
+    seeds = min(summary["arms"][arm]["seeds"], summary["arms"][summary["paired_with"][arm]]["seeds"])
+    cells = [_cell(summary["minus_control"][arm]["tta"][key], places, seeds) for key, _, places in METRICS]
+    return f"| {first} | " + " | ".join(cells) + " |"
+
+
+def _name(summary: dict, arm: str) -> str:
+    best = " (best on validation)" if arm == summary["best"] else ""
+    oracle = " (ground truth)" if arm.startswith("oracle") else ""
+    return f"`{arm}` − `{summary['paired_with'][arm]}`{best}{oracle}"
+
+
+def compared(summary: dict, every_arm: bool) -> list[str]:
+    """The arms with a matched control and a run, best first, oracles last; only the best and the oracles
+    unless ``every_arm``."""
+    arms = [arm for arm in summary["paired_with"] if arm in summary["minus_control"]
+            and summary["arms"].get(arm, {}).get("preregistered", True)]
+    if not every_arm:
+        arms = [arm for arm in arms if arm == summary["best"] or arm.startswith("oracle")]
+    by_normal = sorted(arms, key=lambda arm: summary["minus_control"][arm]["tta"]["normal.mean"][0])
+    return sorted(by_normal, key=lambda arm: (arm != summary["best"], arm.startswith("oracle")))
+
+
+def readme_rows(results: dict) -> list[str]:
+    lines = _header("labels (seeds)", "arm − matched control")
     for labels, summary in results["labelled"].items():
-        comparisons = [("control, same steps", summary["best_minus_control"])]
-        if "best_minus_control_long" in summary:
-            comparisons.append(("`control_long` (the control continued 4500 steps)", summary["best_minus_control_long"]))
-        for against, delta in comparisons:
-            cells = [_cell(delta["tta"][key], places, len(summary["seeds"])) for key, _, places in METRICS]
-            lines.append(f"| {labels} | {against} | " + " | ".join(cells) + " |")
+        lines += [_row(f"{labels} ({len(summary['seeds'])}) | {_name(summary, arm)}", summary, arm)
+                  for arm in compared(summary, every_arm=False)]
     return lines
 
 
-def main() -> None:
-    results = json.loads(RESULTS.read_text())
-    arms = {summary["best"] for summary in results["labelled"].values()}
-    print(f"<!-- {RESULTS.relative_to(RESULTS.parents[2])}, commit {results['git_commit'][:7]}, arm {', '.join(arms)} -->")
-    print("\n".join(rows(results)))
+def docs_tables(results: dict) -> list[str]:
+    lines: list[str] = []
+    for labels, summary in results["labelled"].items():
+        lines += [f"**{labels} labels**, seeds {summary['seeds']}:", "", *_header("arm − matched control"),
+                  *[_row(_name(summary, arm), summary, arm) for arm in compared(summary, every_arm=True)], ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--all", action="store_true", help="every arm, one table per label count")
+    parser.add_argument("--results", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    path = Path(args.results)
+    results = json.loads(path.read_text())
+    print(f"<!-- printed by docs/figures/readme_results_table.py{' --all' if args.all else ''} from "
+          f"{path.resolve().relative_to(RESULTS.parents[3])} (commit {results['git_commit'][:7]}) -->")
+    print("\n".join(docs_tables(results) if args.all else readme_rows(results)))
 
 
 if __name__ == "__main__":

@@ -107,3 +107,16 @@ def test_label_counts_are_summarised_in_increasing_order_whatever_order_the_runs
 
     seeds = seeds_with(control=(10.0, 0.70), a=(9.9, 0.70))
     assert list(summarise({"800": seeds, "25": seeds, "100": seeds})) == ["25", "100", "800"]
+
+
+def test_what_run_would_export_is_chosen_per_seed_on_validation_and_scored_on_test():
+    from self_improve_tables import chosen_minus_control
+
+    seeds = seeds_with(control=(10.0, 0.70), a=(9.9, 0.69))
+    seeds["1"]["a"]["val"] = scores(12.0, 0.60)["val"]  # seed 1: a loses normals and mIoU on validation
+    seeds["2"]["a"] = {"val": scores(11.0, 0.71)["val"], "test": scores(13.0, 0.60)["test"]}  # wins val, loses test
+    chosen = chosen_minus_control(seeds, "a", "control", ("theta_c", "theta_c"))
+    assert chosen["chose"] == {"0": "control", "1": "control", "2": "a"}  # seed 0: normals won, mIoU lost: a tie
+    normal = chosen["tta"]["normal.mean"]
+    assert normal[0] == pytest.approx((0.0 + 0.0 + (13.0 - 12.0)) / 3) and normal[2] == 0
+    assert chosen["tta"]["semseg.miou"][0] == pytest.approx((0.60 - 0.70) / 3)
