@@ -225,9 +225,14 @@ def paired(seeds: dict, arm: str, against: str, heads: tuple[str, str], split: s
             deltas = [_value(s[arm], split, heads[0], tta, task) - _value(s[against], split, heads[1], tta, task)
                       for s in done if _value(s[arm], split, heads[0], tta, task) is not None]
             if deltas:
-                wins = sum((d < 0) if metric in LOWER_IS_BETTER else (d > 0) for d in deltas)
-                out[mode][f"{task}.{metric}"] = [*_mean_std(deltas), wins]
+                out[mode][f"{task}.{metric}"] = _paired_summary(deltas, metric)
     return out
+
+
+def _paired_summary(deltas: list[float], metric: str) -> list:
+    """[mean, std, wins] of per-seed differences; a win is a seed where the arm is better."""
+    wins = sum((d < 0) if metric in LOWER_IS_BETTER else (d > 0) for d in deltas)
+    return [*_mean_std(deltas), wins]
 
 
 def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, str]) -> dict:
@@ -250,8 +255,7 @@ def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, 
                       if chose[seed] == arm else 0.0 for seed, s in done.items()
                       if _value(s[arm], "test", heads[0], tta, task) is not None]
             if deltas:
-                wins = sum((d < 0) if metric in LOWER_IS_BETTER else (d > 0) for d in deltas)
-                out[mode][f"{task}.{metric}"] = [*_mean_std(deltas), wins]
+                out[mode][f"{task}.{metric}"] = _paired_summary(deltas, metric)
     return out
 
 

@@ -29,8 +29,12 @@ def _header(*first: str) -> list[str]:
     return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
 
 
+def _paired_seeds(summary: dict, arm: str) -> int:
+    return min(summary["arms"][arm]["seeds"], summary["arms"][summary["paired_with"][arm]]["seeds"])
+
+
 def _row(first: str, summary: dict, arm: str) -> str:
-    seeds = min(summary["arms"][arm]["seeds"], summary["arms"][summary["paired_with"][arm]]["seeds"])
+    seeds = _paired_seeds(summary, arm)
     cells = [_cell(summary["minus_control"][arm]["tta"][key], places, seeds) for key, _, places in METRICS]
     return f"| {first} | " + " | ".join(cells) + " |"
 
@@ -55,7 +59,7 @@ def compared(summary: dict, every_arm: bool) -> list[str]:
 def readme_rows(results: dict) -> list[str]:
     lines = _header("labels (seeds)", "arm − matched control")
     for labels, summary in results["labelled"].items():
-        lines += [_row(f"{labels} ({len(summary['seeds'])}) | {_name(summary, arm)}", summary, arm)
+        lines += [_row(f"{labels} ({_paired_seeds(summary, arm)}) | {_name(summary, arm)}", summary, arm)
                   for arm in compared(summary, every_arm=False)]
     return lines
 
