@@ -56,11 +56,26 @@ def compared(summary: dict, every_arm: bool) -> list[str]:
     return sorted(by_normal, key=lambda arm: (arm != summary["best"], arm.startswith("oracle")))
 
 
+def exported_row(labels: str, summary: dict) -> list[str]:
+    """What `run`'s rule exports per seed (the best arm or its control, whichever scores better on
+    validation) against the control: what a user of `run` would have got."""
+    chosen = summary.get("chosen_minus_control")
+    if not chosen or not chosen.get("chose"):
+        return []
+    seeds = len(chosen["chose"])
+    arm = sum(choice == summary["best"] for choice in chosen["chose"].values())
+    cells = [_cell(chosen["tta"][key], places, seeds) for key, _, places in METRICS]
+    return [f"| {labels} ({seeds}) | `run`'s export (the arm on {arm}/{seeds} seeds, else the control) − "
+            f"`{summary['paired_with'][summary['best']]}` | " + " | ".join(cells) + " |"]
+
+
 def readme_rows(results: dict) -> list[str]:
     lines = _header("labels (seeds)", "arm − matched control")
     for labels, summary in results["labelled"].items():
-        lines += [_row(f"{labels} ({_paired_seeds(summary, arm)}) | {_name(summary, arm)}", summary, arm)
-                  for arm in compared(summary, every_arm=False)]
+        arms = compared(summary, every_arm=False)
+        rows = [_row(f"{labels} ({_paired_seeds(summary, arm)}) | {_name(summary, arm)}", summary, arm)
+                for arm in arms]
+        lines += rows[:1] + exported_row(labels, summary) + rows[1:]
     return lines
 
 

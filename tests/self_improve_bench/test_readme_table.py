@@ -1,0 +1,41 @@
+"""The README's results table: the best arm, what `run` exports, the oracle, each against the matched control."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[2] / "docs" / "figures" / "readme_results_table.py"
+
+
+def table_script():
+    spec = importlib.util.spec_from_file_location("readme_results_table", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cells(normal: float) -> dict:
+    return {"normal.mean": [normal, 0.1, 1], "depth.abs_rel": [-0.001, 0.0005, 2], "semseg.miou": [0.0, 0.001, 1]}
+
+
+SUMMARY = {
+    "best": "arm", "seeds": [0, 1, 2],
+    "arms": {"arm": {"seeds": 3}, "control_b24_s6000": {"seeds": 3}, "oracle_b8_p16_s6000": {"seeds": 2}},
+    "paired_with": {"arm": "control_b24_s6000", "oracle_b8_p16_s6000": "control_b24_s6000"},
+    "minus_control": {"arm": {"tta": cells(-0.5)}, "oracle_b8_p16_s6000": {"tta": cells(-2.0)}},
+    "chosen_minus_control": {"chose": {"0": "arm", "1": "control_b24_s6000", "2": "arm"}, "tta": cells(-0.3)},
+}
+
+
+def test_the_export_row_follows_the_best_arm_and_counts_the_seeds_it_chose_the_arm():
+    rows = table_script().readme_rows({"labelled": {"100": SUMMARY}})[2:]
+    assert [row.split(" | ")[1].split(" ")[0] for row in rows] == ["`arm`", "`run`'s", "`oracle_b8_p16_s6000`"]
+    assert "the arm on 2/3 seeds" in rows[1] and "-0.300 ± 0.100 (1/3)" in rows[1]
+    assert rows[2].startswith("| 100 (2) |")  # the oracle pairs on the 2 seeds it ran
+
+
+def test_no_export_row_without_choices():
+    summary = {**SUMMARY, "chosen_minus_control": {"chose": {}, "tta": {}}}
+    rows = table_script().readme_rows({"labelled": {"100": summary}})[2:]
+    assert len(rows) == 2 and "`run`'s" not in "".join(rows)
