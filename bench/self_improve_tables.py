@@ -18,6 +18,7 @@ from pathlib import Path
 
 from diff2in1.fileio import read_json, write_json, write_text
 from self_improve_arms import is_reference
+from self_improve_target import LABEL_COUNTS, MIOU_BOUND, target_verdict, verdict_line
 
 HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
@@ -191,7 +192,6 @@ HEAD_ORDER = ("warmup", "control", "control16", "release", "created", "created_p
 CREATED_VS_REAL = {"created_pool": "unlabelled", "created_pool_weighted": "unlabelled_weighted",
                    "created_pool_shifts": "unlabelled_shifts", "created_pool_shifts_tau": "unlabelled_shifts_tau",
                    "created_pool_heads": "unlabelled_heads", "created_pool_heads_geometry": "unlabelled_heads_geometry"}
-MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against the control
 
 
 def best_arm(table: dict, seeds: dict, pairing: Pairing = SAME_STEP) -> str | None:
@@ -298,6 +298,9 @@ def summarise(runs: dict, creation_calls: dict | None = None, pairing: Pairing =
         best = best_arm(table, seeds, pairing)
         if best:
             entry.update(_best_entry(table, seeds, best, pairing))
+            if pairing.preregistered is not None and count in LABEL_COUNTS:
+                paired_seeds = sum(best in s and entry["best_against"] in s for s in seeds.values())
+                entry["target"] = target_verdict(entry["best_minus_control"], paired_seeds)
         for arm in table:
             other = pairing.control(arm)
             if arm != "warmup" and other != arm and other in table:
@@ -373,10 +376,12 @@ def markdown(summary: dict, meta: dict) -> str:
                       + _shares(entry.get("oracle_share"), fair_oracle(entry["best"])),
                       f"Share of the matched oracle's gain ({entry.get('matched_oracle')}, against "
                       f"{entry['best_against']}): " + _shares(entry.get("matched_oracle_share"), entry.get("matched_oracle")), ""]
+            if "target" in entry:
+                lines += [verdict_line(entry["target"]), ""]
+        if any(not row.get("preregistered", True) for row in entry["arms"].values()):
+            lines += ["Arms marked † were not pre-registered for this label count (post hoc: never chosen as best).", ""]
         lines += ["| arm | head | s/step | split | mode | normal mean ° | depth abs_rel | mIoU |",
                   "|---|---|---|---|---|---|---|---|"]
-        if any(not row.get("preregistered", True) for row in entry["arms"].values()):
-            lines += ["", "Arms marked † were not pre-registered for this label count (post hoc: never chosen as best).", ""]
         for arm, row in entry["arms"].items():
             pace = f"{row['seconds_per_step']:.2f}" if row.get("seconds_per_step") else "–"
             arm = arm if row.get("preregistered", True) else f"{arm} †"

@@ -1,0 +1,46 @@
+"""The pre-registered target of a self-improvement round, checked on the best arm's paired test differences.
+
+Round 3's manifest (bench/preregistered/self_improve-round3.json, "targets") fixed it before any result:
+at 25 and 100 labels the best arm beats its matched control on normal mean error and depth abs_rel by more
+than 2 paired standard deviations, on at least 4 of 5 seeds, losing at most 0.002 mIoU (flip averaging).
+"""
+
+from __future__ import annotations
+
+MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against its control, in the choice and in the target
+SD_MULTIPLE = 2.0
+MIN_WINS = 4
+SEEDS = 5
+LABEL_COUNTS = ("25", "100")
+ERRORS = ("normal.mean", "depth.abs_rel")
+
+
+def target_verdict(best_minus_control: dict, seeds_paired: int) -> dict:
+    """{"checks": {metric: passed}, "seeds": paired seeds, "complete": all SEEDS paired, "met": every check
+    passed on all SEEDS seeds} from ``best_minus_control`` ({tta: {task.metric: [mean, std, wins]}}).
+
+    Wins are counted against MIN_WINS of SEEDS; with fewer seeds paired a check can pass but the
+    target is not met, as the verdict is pending."""
+    tta = best_minus_control.get("tta", {})
+    checks = {}
+    for key in ERRORS:
+        if key in tta:
+            mean, std, wins = tta[key]
+            checks[key] = mean < 0 and -mean > SD_MULTIPLE * std and wins >= MIN_WINS
+    if "semseg.miou" in tta:
+        checks["semseg.miou"] = tta["semseg.miou"][0] >= -MIOU_BOUND
+    complete = seeds_paired >= SEEDS
+    return {"checks": checks, "seeds": seeds_paired, "complete": complete,
+            "met": complete and len(checks) == len(ERRORS) + 1 and all(checks.values())}
+
+
+def verdict_line(verdict: dict) -> str:
+    """One sentence for the results file: met, not met, or pending, with each check."""
+    checks = ", ".join(f"{key} {'passes' if ok else 'fails'}" for key, ok in verdict["checks"].items())
+    if not verdict["complete"]:
+        state = f"pending ({verdict['seeds']} of {SEEDS} seeds paired)"
+    else:
+        state = "met" if verdict["met"] else "not met"
+    return (f"Pre-registered target (better than the matched control by more than {SD_MULTIPLE:g} paired std on "
+            f"normals and depth, at least {MIN_WINS} of {SEEDS} seeds, at most {MIOU_BOUND} mIoU lost): "
+            f"**{state}**; {checks}.")

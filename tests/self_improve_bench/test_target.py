@@ -1,0 +1,43 @@
+"""The pre-registered target: each check, the seed count it needs, and its line in the results file."""
+
+from __future__ import annotations
+
+from self_improve_tables import Pairing, summarise
+from self_improve_target import target_verdict, verdict_line
+from test_round3_tables import CONTROLS, ORACLES, REGISTERED, runs
+
+
+def gains(normal: list, depth: list, miou: list) -> dict:
+    return {"tta": {"normal.mean": normal, "depth.abs_rel": depth, "semseg.miou": miou}}
+
+
+def test_a_clear_gain_on_five_seeds_meets_it():
+    verdict = target_verdict(gains([-0.98, 0.16, 5], [-0.0088, 0.0029, 5], [-0.0001, 0.008, 3]), 5)
+    assert verdict["met"] and all(verdict["checks"].values())
+    assert "**met**" in verdict_line(verdict)
+
+
+def test_a_gain_within_two_paired_stds_fails():
+    verdict = target_verdict(gains([-0.2, 0.11, 5], [-0.0088, 0.0029, 5], [0.0, 0.0, 3]), 5)
+    assert verdict["checks"]["normal.mean"] is False and not verdict["met"]
+
+
+def test_too_few_wins_or_too_much_miou_lost_fails():
+    few_wins = target_verdict(gains([-0.5, 0.1, 3], [-0.01, 0.001, 5], [0.0, 0.0, 3]), 5)
+    miou = target_verdict(gains([-0.5, 0.1, 5], [-0.01, 0.001, 5], [-0.0021, 0.001, 0]), 5)
+    assert few_wins["checks"]["normal.mean"] is False and miou["checks"]["semseg.miou"] is False
+    assert not few_wins["met"] and not miou["met"]
+
+
+def test_fewer_than_five_seeds_is_pending_not_met():
+    verdict = target_verdict(gains([-0.9, 0.1, 4], [-0.01, 0.001, 4], [0.0, 0.0, 2]), 4)
+    assert not verdict["met"] and not verdict["complete"]
+    assert "pending (4 of 5 seeds paired)" in verdict_line(verdict)
+
+
+def test_summarise_checks_the_best_arm_of_a_registered_round_only():
+    registered = summarise(runs(control=(10.0, 0.10, 0.70), control_b24_s6000=(9.6, 0.098, 0.71),
+                                a=(9.4, 0.095, 0.71)), pairing=Pairing(CONTROLS, ORACLES, REGISTERED))["100"]
+    assert registered["best"] == "a" and registered["target"]["met"] and registered["target"]["seeds"] == 5
+    same_step = summarise(runs(control=(10.0, 0.10, 0.70), a=(9.4, 0.095, 0.71)))["100"]
+    assert "target" not in same_step
