@@ -23,16 +23,21 @@ def test_a_gain_within_two_paired_stds_fails():
 
 
 def test_too_few_wins_or_too_much_miou_lost_fails():
-    few_wins = target_verdict(gains([-0.5, 0.1, 3], [-0.01, 0.001, 5], [0.0, 0.0, 3]), 5)
+    few_wins = target_verdict(gains([-0.5, 0.1, 3], [-0.01, 0.001, 5], [0.0, 0.0, 3]), 5)  # two seeds lost
     miou = target_verdict(gains([-0.5, 0.1, 5], [-0.01, 0.001, 5], [-0.0021, 0.001, 0]), 5)
     assert few_wins["checks"]["normal.mean"] is False and miou["checks"]["semseg.miou"] is False
     assert not few_wins["met"] and not miou["met"]
 
 
 def test_fewer_than_five_seeds_is_pending_not_met():
-    verdict = target_verdict(gains([-0.9, 0.1, 4], [-0.01, 0.001, 4], [0.0, 0.0, 2]), 4)
-    assert not verdict["met"] and not verdict["complete"]
-    assert "pending (4 of 5 seeds paired)" in verdict_line(verdict)
+    verdict = target_verdict(gains([-0.9, 0.1, 3], [-0.01, 0.001, 3], [0.0, 0.0, 2]), 3)
+    assert not verdict["met"] and not verdict["complete"] and all(verdict["checks"].values())
+    assert "pending (3 of 5 seeds paired; so far)" in verdict_line(verdict)
+
+
+def test_two_lost_seeds_fail_a_check_before_all_seeds_are_in():
+    verdict = target_verdict(gains([-0.9, 0.1, 1], [-0.01, 0.001, 3], [0.0, 0.0, 2]), 3)
+    assert verdict["checks"]["normal.mean"] is False and verdict["checks"]["depth.abs_rel"] is True
 
 
 def test_summarise_checks_the_best_arm_of_a_registered_round_only():
