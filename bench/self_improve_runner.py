@@ -74,6 +74,7 @@ def seed_config(work: Path, labelled: int, seed: int, source: Source = ROOMS):
     base.shared.update({"num_labelled": labelled, "labelled_seed": seed, "seed": seed, "data": data,
                         "dataset": source.dataset, "progress": False, "eval_split": "unlabelled",
                         "val_fraction": 0.0})  # every label trains; validation is the unlabelled split
+    base.recipe = False  # the arms, not run's recipe, say the teacher and the samples (a user's config too)
     if source.backbone:
         base.shared["backbone"] = source.backbone
     if not source.generated:

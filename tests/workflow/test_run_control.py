@@ -42,7 +42,8 @@ def test_run_trains_the_extra_heads_theta_c_averages_and_matches_the_control(tmp
     assert main(["run", str(tiny_run_config(tmp_path, tiny_pixel_path, extra_heads=2))]) == 0
     run = tmp_path / "run"
     heads = [str(run / "heads" / k / "checkpoint") for k in ("k1", "k2")]
-    assert read_yaml(run / "improve" / "config.yaml")["teacher_heads"] == heads
+    improve = read_yaml(run / "improve" / "config.yaml")
+    assert improve["teacher_heads"] == heads and improve["pseudo_tasks"] == ["normal", "depth"]  # the recipe's
     seeds = [read_yaml(run / "heads" / k / "config.yaml")["seed"] for k in ("k1", "k2")]
     assert seeds == [101, 102] and read_yaml(run / "warmup" / "config.yaml")["seed"] == 0
     weights = [load_file(run / folder / "checkpoint" / "model.safetensors") for folder in ("warmup", "heads/k1")]

@@ -19,6 +19,14 @@ from ..fileio import read_json, read_yaml, write_json, write_yaml
 from ..self_improving.config import ImproveConfig
 from ..training.configs import WarmupConfig
 
+# The benchmark's best pre-registered recipe (bench/preregistered/self_improve-round3.json, docs/self_improve.md),
+# each key overridden by the config's improve section: θC's targets average the image and its mirror and
+# RECIPE_EXTRA_HEADS more warm-up heads on the same labels, 16 samples without ground truth train beside each
+# labelled batch, and θC labels the geometry tasks only, as its soft classes cost mIoU in every arm.
+RECIPE = {"pseudo_batch_size": 16, "teacher_views": "flip"}
+RECIPE_PSEUDO_TASKS = ("normal", "depth")
+RECIPE_EXTRA_HEADS = 3
+
 SHARED_KEYS = ("data", "dataset", "tasks", "backbone", "backbone_kind", "timestep", "num_labelled", "labelled_seed",
                "seed", "batch_size", "channels", "fuse_stride", "flip", "cache_features", "cache_dir", "eval_split",
                "val_fraction", "mixed_precision", "gradient_checkpointing", "progress")
@@ -33,7 +41,9 @@ class RunConfig:
     create: dict[str, Any] = field(default_factory=dict)
     improve: dict[str, Any] = field(default_factory=dict)
     control: bool = True  # also run the control at the same compute (control_config): real samples only
-    extra_heads: int = 0  # more warm-up heads on the same labels (other seeds) that θC's targets average in
+    recipe: bool = True  # start the improve stage from RECIPE (false: the improve command's own defaults)
+    extra_heads: int | None = None  # more warm-up heads on the same labels (other seeds) θC's targets average;
+    # None: RECIPE_EXTRA_HEADS with the recipe, else 0
     report: bool = True
 
 
@@ -41,13 +51,15 @@ def load_run_config(path: str | Path, out: str | None = None) -> RunConfig:
     """Read a run YAML: top-level shared keys, `out`, `rooms`, and the stage sections."""
     raw = dict(read_yaml(path))
     sections = {k: raw.pop(k) for k in ("warmup", "create", "improve", "rooms") if k in raw}
-    top = {k: raw.pop(k) for k in ("out", "report", "control", "extra_heads") if k in raw}
+    top = {k: raw.pop(k) for k in ("out", "report", "control", "recipe", "extra_heads") if k in raw}
     unknown = sorted(set(raw) - set(SHARED_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; shared keys are {list(SHARED_KEYS)}, sections "
-                         "warmup/create/improve/rooms, and out/report/control/extra_heads")
+                         "warmup/create/improve/rooms, and out/report/control/recipe/extra_heads")
     config = RunConfig(shared=raw, **sections, **top)
-    if not isinstance(config.extra_heads, int) or config.extra_heads < 0:
+    if not isinstance(config.recipe, bool):
+        raise ValueError(f"{path}: recipe must be true or false, got {config.recipe!r}")
+    if config.extra_heads is not None and (not isinstance(config.extra_heads, int) or config.extra_heads < 0):
         raise ValueError(f"{path}: extra_heads must be a whole number >= 0, got {config.extra_heads!r}")
     if out:
         config.out = out
@@ -71,17 +83,38 @@ def stage_configs(config: RunConfig) -> tuple[WarmupConfig, Any, ImproveConfig]:
         "run config [create]")
     heads = [str(Path(head.out) / "checkpoint") for head in extra_head_configs(config, warmup)]
     improve = config_from_dict(ImproveConfig, {
-        **features, **_shared(config, ImproveConfig), **config.improve, "out": str(run / "improve"), "resume": True,
+        **features, **_shared(config, ImproveConfig), **_recipe(config), **config.improve,
+        "out": str(run / "improve"), "resume": True,
         "warmup": str(run / "warmup" / "checkpoint"), "synthetic": str(run / "synthetic"),
         **({"teacher_heads": heads} if heads else {})}, "run config [improve]")
     return warmup, create, improve
+
+
+def _recipe(config: RunConfig) -> dict[str, Any]:
+    """RECIPE, or nothing where the config turns it off or its improve section names a preset (whose
+    settings then stand)."""
+    return RECIPE if config.recipe and not config.improve.get("preset") else {}
+
+
+def extra_heads(config: RunConfig) -> int:
+    """The config's extra_heads, else RECIPE_EXTRA_HEADS where the recipe applies, else 0."""
+    if config.extra_heads is not None:
+        return config.extra_heads
+    return RECIPE_EXTRA_HEADS if _recipe(config) else 0
+
+
+def recipe_pseudo_tasks(warmup_run: Path) -> list[str]:
+    """The recipe's pseudo-labelled tasks among those the warm-up trained (read from its metrics.json: a
+    config may leave its tasks to the data set); [] (every task) for a model with no geometry task."""
+    trained = read_json(warmup_run / "metrics.json")["metrics"]
+    return [task for task in RECIPE_PSEUDO_TASKS if task in trained]
 
 
 def extra_head_configs(config: RunConfig, warmup: WarmupConfig) -> list[WarmupConfig]:
     """The warm-up again with seeds seed + 101, seed + 102, ...: the same labels, other heads (RUN/heads/k1, ...)."""
     heads = Path(config.out) / "heads"
     return [dataclasses.replace(warmup, seed=warmup.seed + 100 + k, out=str(heads / f"k{k}"))
-            for k in range(1, config.extra_heads + 1)]
+            for k in range(1, extra_heads(config) + 1)]
 
 
 def _shared(config: RunConfig, cls: type) -> dict[str, Any]:
@@ -101,7 +134,8 @@ def run_pipeline(config: RunConfig) -> Path:
     run = Path(config.out)
     warmup, create, improve = stage_configs(config)
     improve = keep_validation_out(improve)
-    write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, "extra_heads": config.extra_heads,
+    write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, "recipe": config.recipe,
+                                     "extra_heads": extra_heads(config),
                                      **config.shared, "warmup": config.warmup, "create": config.create,
                                      "improve": config.improve})
     timings = StageTimer(run / TIMINGS_FILE)
@@ -114,12 +148,14 @@ def run_pipeline(config: RunConfig) -> Path:
     for k, head in enumerate(extra_head_configs(config, warmup), start=1):
         if not (Path(head.out) / "metrics.json").is_file():
             timings.run(f"head {k}", train_warmup, head)
+    if _recipe(config) and "pseudo_tasks" not in config.improve:
+        improve = dataclasses.replace(improve, pseudo_tasks=recipe_pseudo_tasks(run / "warmup"))
     if improve.pseudo_batch_size and improve.synthetic:
         timings.run("create", create_dataset, create)
     if not (run / "improve" / "metrics.json").is_file():
         timings.run("improve", train_improve, improve)
     if config.control and not (run / "control" / "metrics.json").is_file():
-        timings.run("control", train_improve, control_config(improve, config.extra_heads * warmup.steps))
+        timings.run("control", train_improve, control_config(improve, extra_heads(config) * warmup.steps))
     chosen = timings.run("choose", choose_and_export, improve, run)
     write_json(run / "metrics.json", {**summary_metrics(run), "chosen": chosen, "timings": timings.seconds})
     if config.report:
