@@ -56,17 +56,35 @@ def compared(summary: dict, every_arm: bool) -> list[str]:
     return sorted(by_normal, key=lambda arm: (arm != summary["best"], arm.startswith("oracle")))
 
 
-def exported_row(labels: str, summary: dict) -> list[str]:
+def exported_row(first: str, summary: dict) -> list[str]:
     """What `run`'s rule exports per seed (the best arm or its control, whichever scores better on
-    validation) against the control: what a user of `run` would have got."""
+    validation) against the control: what a user of `run` would have got. ``first``: the label count
+    column (README) or "" (docs, a table per count)."""
     chosen = summary.get("chosen_minus_control")
     if not chosen or not chosen.get("chose"):
         return []
     seeds = len(chosen["chose"])
     arm = sum(choice == summary["best"] for choice in chosen["chose"].values())
     cells = [_cell(chosen["tta"][key], places, seeds) for key, _, places in METRICS]
-    return [f"| {labels} ({seeds}) | `run`'s export (the arm on {arm}/{seeds} seeds, else the control) − "
-            f"`{summary['paired_with'][summary['best']]}` | " + " | ".join(cells) + " |"]
+    name = (f"`run`'s export (the arm on {arm}/{seeds} seeds, else the control) − "
+            f"`{summary['paired_with'][summary['best']]}`")
+    return [f"| {first + ' | ' if first else ''}{name} | " + " | ".join(cells) + " |"]
+
+
+def verdict(summary: dict) -> list[str]:
+    """The pre-registered target's verdict and the matched oracle's share, under a label count's table."""
+    lines = []
+    target = summary.get("target")
+    if target:
+        state = "met" if target["met"] else (f"pending, {target['seeds']} of 5 seeds" if not target["complete"]
+                                             else "not met")
+        failing = [key for key, ok in target["checks"].items() if not ok]
+        lines.append(f"Target: **{state}**" + (f" (so far failing: {', '.join(failing)})" if failing else "") + ".")
+    share = summary.get("matched_oracle_share", {}).get("tta", {})
+    if share:
+        lines.append("Share of the matched oracle's gain: "
+                     + ", ".join(f"{key} {value:.0%}" for key, value in share.items()) + ".")
+    return lines
 
 
 def readme_rows(results: dict) -> list[str]:
@@ -75,15 +93,17 @@ def readme_rows(results: dict) -> list[str]:
         arms = compared(summary, every_arm=False)
         rows = [_row(f"{labels} ({_paired_seeds(summary, arm)}) | {_name(summary, arm)}", summary, arm)
                 for arm in arms]
-        lines += rows[:1] + exported_row(labels, summary) + rows[1:]
+        lines += rows[:1] + exported_row(f"{labels} ({len(summary.get('chosen_minus_control', {}).get('chose', {}))})",
+                                         summary) + rows[1:]
     return lines
 
 
 def docs_tables(results: dict) -> list[str]:
     lines: list[str] = []
     for labels, summary in results["labelled"].items():
+        rows = [_row(_name(summary, arm), summary, arm) for arm in compared(summary, every_arm=True)]
         lines += [f"**{labels} labels**, seeds {summary['seeds']}:", "", *_header("arm − matched control"),
-                  *[_row(_name(summary, arm), summary, arm) for arm in compared(summary, every_arm=True)], ""]
+                  *rows[:1], *exported_row("", summary), *rows[1:], "", *verdict(summary), ""]
     return lines
 
 
