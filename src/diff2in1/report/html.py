@@ -71,7 +71,8 @@ def _settings(run: RunFolder, data: str, dataset: str) -> list[tuple[str, str]]:
         pool += f", θC's targets for {', '.join(improve['pseudo_tasks'])} only" if improve.get("pseudo_tasks") else ""
         heads = improve.get("teacher_heads") or []
         pool += f", θC averaged with {len(heads)} more warm-up heads" if heads else ""
-        rows.append(("improve", f"preset {improve.get('preset') or 'default'}: {improve.get('steps')} steps, "
+        preset = f"preset {improve['preset']}: " if improve.get("preset") else ""  # run's recipe names none
+        rows.append(("improve", f"{preset}{improve.get('steps')} steps, "
                                 f"{improve.get('batch_size')} real + {improve.get('pseudo_batch_size')} pseudo-labelled "
                                 f"per step, lr {improve.get('lr')}, EMA rate {improve.get('ema_decay')} every "
                                 f"{improve.get('ema_every')} step(s), {improve.get('views')} views per image, θC "
