@@ -39,7 +39,8 @@ def test_every_task_of_the_benchmark_runs_end_to_end(dataset, tiny_pixel_path, t
               "channels": 8, "progress": False}
     run = run_pipeline(RunConfig(out=str(tmp_path / "run"), shared=shared, warmup={"steps": 2},
                                  create={"steps": 2, "limit": 2, "batch_size": 2},
-                                 improve={"steps": 2, "pseudo_batch_size": 2, "views": 2}, control=False))
+                                 improve={"steps": 2, "pseudo_batch_size": 2, "views": 2}, control=False,
+                                 recipe=False))  # θC labels every task (the recipe: geometry only)
     summary = read_json(run / "metrics.json")
     for stage in ("warmup", "diff2in1"):
         assert sorted(summary[stage]) == sorted(tasks), stage
