@@ -18,7 +18,8 @@ from pathlib import Path
 
 from diff2in1.fileio import read_json, write_json, write_text
 from self_improve_arms import is_reference
-from self_improve_target import LABEL_COUNTS, MIOU_BOUND, target_verdict, verdict_line
+from self_improve_target import (LABEL_COUNTS, MIOU_BOUND, export_line, export_within_spread, target_verdict,
+                                 verdict_line)
 
 HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
@@ -239,23 +240,25 @@ def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, 
     """What `diff2in1 run` would export on each seed, against the control: ``arm`` or its control, chosen on
     validation (flip averaging) by run's rule (workflow/choose.py: more tasks won), then scored on test.
 
-    {"chose": {seed: arm or control}, tta|plain: {task.metric: [mean, std, wins]}}; a seed where the control
-    is chosen differs by 0."""
+    {"chose": {seed: arm or control}, tta|plain: {task.metric: [mean, std, wins]}, "per_seed": {task.metric:
+    {seed: difference with flip averaging}}}; a seed where the control is chosen differs by 0."""
     from diff2in1.workflow.choose import choose
 
     done = {seed: s for seed, s in seeds.items() if arm in s and against in s}
     chose = {seed: arm if choose({"diff2in1": s[arm]["val"][f"{heads[0]}_tta"],
                                   "control": s[against]["val"][f"{heads[1]}_tta"]})[0] == "diff2in1" else against
              for seed, s in sorted(done.items(), key=lambda item: int(item[0]))}
-    out: dict = {"chose": chose}
+    out: dict = {"chose": chose, "per_seed": {}}
     for mode, tta in (("tta", True), ("plain", False)):
         out[mode] = {}
         for task, metric in HEADLINE.items():
-            deltas = [(_value(s[arm], "test", heads[0], tta, task) - _value(s[against], "test", heads[1], tta, task))
+            deltas = {seed: (_value(s[arm], "test", heads[0], tta, task) - _value(s[against], "test", heads[1], tta, task))
                       if chose[seed] == arm else 0.0 for seed, s in done.items()
-                      if _value(s[arm], "test", heads[0], tta, task) is not None]
+                      if _value(s[arm], "test", heads[0], tta, task) is not None}
             if deltas:
-                out[mode][f"{task}.{metric}"] = _paired_summary(deltas, metric)
+                out[mode][f"{task}.{metric}"] = _paired_summary(list(deltas.values()), metric)
+                if tta:
+                    out["per_seed"][f"{task}.{metric}"] = deltas
     return out
 
 
@@ -323,6 +326,8 @@ def _best_entry(table: dict, seeds: dict, best: str, pairing: Pairing) -> dict:
              "oracle_share": oracle_share(table, best), "matched_oracle": pairing.oracle(best),
              "matched_oracle_share": matched_oracle_share(table, best, pairing),
              "chosen_minus_control": chosen_minus_control(seeds, best, against, heads)}
+    entry["export_within_spread"] = export_within_spread(entry["chosen_minus_control"]["per_seed"],
+                                                         table[against]["test"]["tta"])
     for other in BIGGER_CONTROLS:
         if other in table and against == "control":
             entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))
@@ -371,7 +376,8 @@ def markdown(summary: dict, meta: dict) -> str:
                 cells = [_delta(chosen["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                 lines += ["", f"What `run`'s rule exports (workflow/choose.py, on validation per seed): {entry['best']} on "
                           f"{picked} of {len(chosen['chose'])} seeds, else {entry['best_against']}; chosen − "
-                          f"{entry['best_against']} on test (tta): " + " | ".join(cells)]
+                          f"{entry['best_against']} on test (tta): " + " | ".join(cells),
+                          "", export_line(entry["export_within_spread"], entry["best_against"])]
             lines += ["", f"Share of the same-step oracle's gain recovered by {entry['best']}: "
                       + _shares(entry.get("oracle_share"), fair_oracle(entry["best"])),
                       f"Share of the matched oracle's gain ({entry.get('matched_oracle')}, against "

@@ -1,4 +1,6 @@
-"""The pre-registered target of a self-improvement round, checked on the best arm's paired test differences.
+"""The pre-registered target of a self-improvement round, checked on the best arm's paired test differences,
+and the guarantee `run`'s choice must keep: its export is never worse than the control by more than the seed
+spread.
 
 Round 3's manifest (bench/preregistered/self_improve-round3.json, "targets") fixed it before any result:
 at 25 and 100 labels the best arm beats its matched control on normal mean error and depth abs_rel by more
@@ -45,3 +47,27 @@ def verdict_line(verdict: dict) -> str:
     return (f"Pre-registered target (better than the matched control by more than {SD_MULTIPLE:g} paired std on "
             f"normals and depth, at least {MIN_WINS} of {SEEDS} seeds, at most {MIOU_BOUND} mIoU lost): "
             f"**{state}**; {checks}.")
+
+
+def export_within_spread(per_seed: dict[str, dict[str, float]], control: dict[str, list[float]]) -> dict:
+    """{task.metric: {"worst", "spread", "within"}}: the worst seed's difference of run's export from the
+    control on test (positive = worse, whatever the metric's direction), the control's std over seeds, and
+    whether the worst stays within it."""
+    out = {}
+    for key, deltas in per_seed.items():
+        if key not in control or not deltas:
+            continue
+        sign = -1.0 if key == "semseg.miou" else 1.0  # a lower mIoU is worse
+        worst = max(sign * delta for delta in deltas.values())
+        spread = control[key][1]
+        out[key] = {"worst": worst, "spread": spread, "within": worst <= spread}
+    return out
+
+
+def export_line(check: dict, control: str) -> str:
+    """One sentence: the worst seed of run's export against the control, beside the control's seed spread."""
+    parts = [f"{key} {value['worst']:+.4f} (spread {value['spread']:.4f}{'' if value['within'] else ', BEYOND'})"
+             for key, value in check.items()]
+    state = "within" if check and all(value["within"] for value in check.values()) else "not within"
+    return (f"Worst seed of `run`'s export against {control} (positive = worse), beside {control}'s std over "
+            f"seeds: {', '.join(parts)}: **{state} the seed spread**.")

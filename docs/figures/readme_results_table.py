@@ -72,7 +72,8 @@ def exported_row(first: str, summary: dict) -> list[str]:
 
 
 def verdict(summary: dict) -> list[str]:
-    """The pre-registered target's verdict and the matched oracle's share, under a label count's table."""
+    """The pre-registered target's verdict, whether run's export stays within the control's seed spread, and
+    the matched oracle's share, under a label count's table."""
     lines = []
     target = summary.get("target")
     if target:
@@ -80,6 +81,11 @@ def verdict(summary: dict) -> list[str]:
                                              else "not met")
         failing = [key for key, ok in target["checks"].items() if not ok]
         lines.append(f"Target: **{state}**" + (f" (so far failing: {', '.join(failing)})" if failing else "") + ".")
+    check = summary.get("export_within_spread")
+    if check:
+        beyond = [key for key, value in check.items() if not value["within"]]
+        lines.append("`run`'s export on its worst seed: " + (f"worse than the control by more than the seed spread "
+                     f"on {', '.join(beyond)}." if beyond else "within the control's seed spread on every metric."))
     share = summary.get("matched_oracle_share", {}).get("tta", {})
     if share:
         lines.append("Share of the matched oracle's gain: "

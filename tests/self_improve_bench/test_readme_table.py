@@ -44,9 +44,11 @@ def test_no_export_row_without_choices():
 def test_the_docs_tables_put_the_export_after_the_best_arm_and_say_the_target_s_state():
     target = {"checks": {"normal.mean": False, "depth.abs_rel": True, "semseg.miou": True}, "seeds": 3,
               "complete": False, "met": False}
-    summary = {**SUMMARY, "target": target, "matched_oracle_share": {"tta": {"normal.mean": 0.25}}}
+    summary = {**SUMMARY, "target": target, "matched_oracle_share": {"tta": {"normal.mean": 0.25}},
+               "export_within_spread": {"normal.mean": {"worst": 0.3, "spread": 0.2, "within": False}}}
     lines = table_script().docs_tables({"labelled": {"100": summary}})
     rows = [line for line in lines if line.startswith("| `")]
     assert rows[1].startswith("| `run`'s export (the arm on 2/3 seeds")
     assert "Target: **pending, 3 of 5 seeds** (so far failing: normal.mean)." in lines
     assert "Share of the matched oracle's gain: normal.mean 25%." in lines
+    assert "`run`'s export on its worst seed: worse than the control by more than the seed spread on normal.mean." in lines

@@ -46,3 +46,21 @@ def test_summarise_checks_the_best_arm_of_a_registered_round_only():
     assert registered["best"] == "a" and registered["target"]["met"] and registered["target"]["seeds"] == 5
     same_step = summarise(runs(control=(10.0, 0.10, 0.70), a=(9.4, 0.095, 0.71)))["100"]
     assert "target" not in same_step
+
+
+def test_run_s_export_is_judged_by_its_worst_seed_against_the_control_s_spread():
+    from self_improve_target import export_line, export_within_spread
+
+    per_seed = {"normal.mean": {"0": 0.0, "1": 0.3, "2": -0.5}, "semseg.miou": {"0": 0.0, "1": -0.004, "2": 0.01}}
+    control = {"normal.mean": [10.0, 0.2], "semseg.miou": [0.7, 0.005]}
+    check = export_within_spread(per_seed, control)
+    assert check["normal.mean"] == {"worst": 0.3, "spread": 0.2, "within": False}
+    assert check["semseg.miou"]["worst"] == 0.004 and check["semseg.miou"]["within"]  # an mIoU drop is worse
+    assert "**not within the seed spread**" in export_line(check, "c") and "BEYOND" in export_line(check, "c")
+
+
+def test_summarise_checks_the_export_of_every_label_count():
+    entry = summarise(runs(control=(10.0, 0.10, 0.70), control_b24_s6000=(9.6, 0.098, 0.71),
+                           a=(9.4, 0.095, 0.71)), pairing=Pairing(CONTROLS, ORACLES, REGISTERED))["100"]
+    assert entry["export_within_spread"]["normal.mean"]["within"]  # the arm is better on every seed
+    assert set(entry["chosen_minus_control"]["per_seed"]["normal.mean"]) == {"0", "1", "2", "3", "4"}
