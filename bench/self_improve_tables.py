@@ -18,8 +18,14 @@ from pathlib import Path
 
 from diff2in1.fileio import read_json, write_json, write_text
 from self_improve_arms import is_reference
-from self_improve_target import (LABEL_COUNTS, MIOU_BOUND, export_line, export_within_spread, target_verdict,
-                                 verdict_line)
+from self_improve_target import (
+    LABEL_COUNTS,
+    MIOU_BOUND,
+    export_line,
+    export_within_spread,
+    target_verdict,
+    verdict_line,
+)
 
 HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
 LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from test_round3_tables import CONTROLS, ORACLES, REGISTERED, runs
+
 from self_improve_tables import Pairing, summarise
 from self_improve_target import target_verdict, verdict_line
-from test_round3_tables import CONTROLS, ORACLES, REGISTERED, runs
 
 
 def gains(normal: list, depth: list, miou: list) -> dict:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from diff2in1.fileio import write_json
-from diff2in1.workflow.run import RECIPE_EXTRA_HEADS, RunConfig, extra_heads, recipe_pseudo_tasks, stage_configs
+from diff2in1.workflow.run import (
+    RECIPE_EXTRA_HEADS,
+    RunConfig,
+    extra_heads,
+    recipe_pseudo_tasks,
+    stage_configs,
+)
 
 
 def config(tmp_path, **fields) -> RunConfig:
