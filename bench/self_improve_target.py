@@ -18,7 +18,7 @@ ERRORS = ("normal.mean", "depth.abs_rel")
 
 
 def target_verdict(best_minus_control: dict, seeds_paired: int) -> dict:
-    """{"checks": {metric: passed}, "seeds": paired seeds, "complete": all SEEDS paired, "met": every check
+    """{"checks": {metric: passed}, "seeds": paired seeds, "required": SEEDS, "complete": all SEEDS paired, "met": every check
     passed on all SEEDS seeds} from ``best_minus_control`` ({tta: {task.metric: [mean, std, wins]}}).
 
     A check allows at most SEEDS − MIN_WINS lost seeds, so with fewer seeds paired it says whether the
@@ -33,7 +33,7 @@ def target_verdict(best_minus_control: dict, seeds_paired: int) -> dict:
     if "semseg.miou" in tta:
         checks["semseg.miou"] = tta["semseg.miou"][0] >= -MIOU_BOUND
     complete = seeds_paired >= SEEDS
-    return {"checks": checks, "seeds": seeds_paired, "complete": complete,
+    return {"checks": checks, "seeds": seeds_paired, "required": SEEDS, "complete": complete,
             "met": complete and len(checks) == len(ERRORS) + 1 and all(checks.values())}
 
 

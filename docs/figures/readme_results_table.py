@@ -77,7 +77,7 @@ def verdict(summary: dict) -> list[str]:
     lines = []
     target = summary.get("target")
     if target:
-        state = "met" if target["met"] else (f"pending, {target['seeds']} of 5 seeds" if not target["complete"]
+        state = "met" if target["met"] else (f"pending, {target['seeds']} of {target['required']} seeds" if not target["complete"]
                                              else "not met")
         failing = [key for key, ok in target["checks"].items() if not ok]
         lines.append(f"Target: **{state}**" + (f" (so far failing: {', '.join(failing)})" if failing else "") + ".")

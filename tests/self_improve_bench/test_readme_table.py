@@ -43,7 +43,7 @@ def test_no_export_row_without_choices():
 
 def test_the_docs_tables_put_the_export_after_the_best_arm_and_say_the_target_s_state():
     target = {"checks": {"normal.mean": False, "depth.abs_rel": True, "semseg.miou": True}, "seeds": 3,
-              "complete": False, "met": False}
+              "required": 5, "complete": False, "met": False}
     summary = {**SUMMARY, "target": target, "matched_oracle_share": {"tta": {"normal.mean": 0.25}},
                "export_within_spread": {"normal.mean": {"worst": 0.3, "spread": 0.2, "within": False}}}
     lines = table_script().docs_tables({"labelled": {"100": summary}})
