@@ -17,18 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diff2in1.fileio import read_json, write_json, write_text
+from diff2in1.tasks import TASK_SPECS
 from self_improve_arms import is_reference
 from self_improve_target import (
     LABEL_COUNTS,
     MIOU_BOUND,
     export_line,
     export_within_spread,
+    signed_worse,
     target_verdict,
     verdict_line,
 )
 
-HEADLINE = {"normal": "mean", "depth": "abs_rel", "semseg": "miou"}
-LOWER_IS_BETTER = {"mean", "median", "rmse", "abs_rel", "sq_rel", "rmse_log", "log10"}
+HEADLINE = {task: TASK_SPECS[task].headline[0] for task in ("normal", "depth", "semseg")}
 ROUND2 = "_round2"
 LONG = "_long"
 PAIRED_SUFFIXES = (ROUND2, LONG)  # arms that start or run past the control pair with control<suffix>, oracle<suffix>
@@ -232,13 +233,13 @@ def paired(seeds: dict, arm: str, against: str, heads: tuple[str, str], split: s
             deltas = [_value(s[arm], split, heads[0], tta, task) - _value(s[against], split, heads[1], tta, task)
                       for s in done if _value(s[arm], split, heads[0], tta, task) is not None]
             if deltas:
-                out[mode][f"{task}.{metric}"] = _paired_summary(deltas, metric)
+                out[mode][f"{task}.{metric}"] = _paired_summary(deltas, f"{task}.{metric}")
     return out
 
 
-def _paired_summary(deltas: list[float], metric: str) -> list:
-    """[mean, std, wins] of per-seed differences; a win is a seed where the arm is better."""
-    wins = sum((d < 0) if metric in LOWER_IS_BETTER else (d > 0) for d in deltas)
+def _paired_summary(deltas: list[float], key: str) -> list:
+    """[mean, std, wins] of per-seed differences on ``key`` ("task.metric"); a win is a seed where the arm is better."""
+    wins = sum(signed_worse(key, d) < 0 for d in deltas)
     return [*_mean_std(deltas), wins]
 
 
@@ -262,7 +263,7 @@ def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, 
                       if chose[seed] == arm else 0.0 for seed, s in done.items()
                       if _value(s[arm], "test", heads[0], tta, task) is not None}
             if deltas:
-                out[mode][f"{task}.{metric}"] = _paired_summary(list(deltas.values()), metric)
+                out[mode][f"{task}.{metric}"] = _paired_summary(list(deltas.values()), f"{task}.{metric}")
                 if tta:
                     out["per_seed"][f"{task}.{metric}"] = deltas
     return out

@@ -9,12 +9,24 @@ than 2 paired standard deviations, on at least 4 of 5 seeds, losing at most 0.00
 
 from __future__ import annotations
 
+from diff2in1.tasks import TASK_SPECS
+
 MIOU_BOUND = 0.002  # the most mIoU a best arm may lose against its control, in the choice and in the target
 SD_MULTIPLE = 2.0
 MIN_WINS = 4
 SEEDS = 5
 LABEL_COUNTS = ("25", "100")
 ERRORS = ("normal.mean", "depth.abs_rel")
+
+
+def signed_worse(key: str, delta: float) -> float:
+    """``delta`` (arm − control on ``key``, "task.metric") signed so that positive is worse, by the direction of
+    the task's headline metric in the task registry."""
+    task, metric = key.split(".", 1)
+    name, higher_is_better = TASK_SPECS[task].headline
+    if metric != name:
+        raise ValueError(f"{key}: the direction is known for {task}'s headline metric {name} only")
+    return -delta if higher_is_better else delta
 
 
 def target_verdict(best_minus_control: dict, seeds_paired: int) -> dict:
@@ -57,8 +69,7 @@ def export_within_spread(per_seed: dict[str, dict[str, float]], control: dict[st
     for key, deltas in per_seed.items():
         if key not in control or not deltas:
             continue
-        sign = -1.0 if key == "semseg.miou" else 1.0  # a lower mIoU is worse
-        worst = max(sign * delta for delta in deltas.values())
+        worst = max(signed_worse(key, delta) for delta in deltas.values())
         spread = control[key][1]
         out[key] = {"worst": worst, "spread": spread, "within": worst <= spread}
     return out

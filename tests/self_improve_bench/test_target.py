@@ -65,3 +65,13 @@ def test_summarise_checks_the_export_of_every_label_count():
                            a=(9.4, 0.095, 0.71)), pairing=Pairing(CONTROLS, ORACLES, REGISTERED))["100"]
     assert entry["export_within_spread"]["normal.mean"]["within"]  # the arm is better on every seed
     assert set(entry["chosen_minus_control"]["per_seed"]["normal.mean"]) == {"0", "1", "2", "3", "4"}
+
+
+def test_worse_follows_each_task_s_headline_direction_in_the_task_registry():
+    import pytest
+
+    from self_improve_target import signed_worse
+
+    assert signed_worse("depth.abs_rel", 0.01) == 0.01 and signed_worse("saliency.maxF", 0.01) == -0.01
+    with pytest.raises(ValueError, match="headline metric mean"):
+        signed_worse("normal.median", 0.1)  # no direction is guessed for a metric the registry does not lead with
