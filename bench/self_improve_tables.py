@@ -33,6 +33,7 @@ HEADLINE = {task: TASK_SPECS[task].headline[0] for task in ("normal", "depth", "
 ROUND2 = "_round2"
 LONG = "_long"
 PAIRED_SUFFIXES = (ROUND2, LONG)  # arms that start or run past the control pair with control<suffix>, oracle<suffix>
+STRICT_RULE = "no_task_lost"
 BIGGER_CONTROLS = ("control16", "control_long")  # more real images per step, more steps: best − each
 
 
@@ -243,9 +244,10 @@ def _paired_summary(deltas: list[float], key: str) -> list:
     return [*_mean_std(deltas), wins]
 
 
-def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, str]) -> dict:
+def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, str],
+                         rule: str = "more_tasks_won") -> dict:
     """What `diff2in1 run` would export on each seed, against the control: ``arm`` or its control, chosen on
-    validation (flip averaging) by run's rule (workflow/choose.py: more tasks won), then scored on test.
+    validation (flip averaging) by ``rule`` (workflow/choose.py; the default is run's), then scored on test.
 
     {"chose": {seed: arm or control}, tta|plain: {task.metric: [mean, std, wins]}, "per_seed": {task.metric:
     {seed: difference with flip averaging}}}; a seed where the control is chosen differs by 0."""
@@ -253,7 +255,8 @@ def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, 
 
     done = {seed: s for seed, s in seeds.items() if arm in s and against in s}
     chose = {seed: arm if choose({"diff2in1": s[arm]["val"][f"{heads[0]}_tta"],
-                                  "control": s[against]["val"][f"{heads[1]}_tta"]})[0] == "diff2in1" else against
+                                  "control": s[against]["val"][f"{heads[1]}_tta"]}, rule)[0] == "diff2in1"
+             else against
              for seed, s in sorted(done.items(), key=lambda item: int(item[0]))}
     out: dict = {"chose": chose, "per_seed": {}}
     for mode, tta in (("tta", True), ("plain", False)):
@@ -335,6 +338,11 @@ def _best_entry(table: dict, seeds: dict, best: str, pairing: Pairing) -> dict:
              "chosen_minus_control": chosen_minus_control(seeds, best, against, heads)}
     entry["export_within_spread"] = export_within_spread(entry["chosen_minus_control"]["per_seed"],
                                                          table[against]["test"]["tta"])
+    # run's other rule (choose_by: no_task_lost), reported beside the default for users who weigh a loss on
+    # any task above a gain on the others
+    strict = chosen_minus_control(seeds, best, against, heads, STRICT_RULE)
+    entry[f"chosen_minus_control_{STRICT_RULE}"] = strict
+    entry[f"export_within_spread_{STRICT_RULE}"] = export_within_spread(strict["per_seed"], table[against]["test"]["tta"])
     for other in BIGGER_CONTROLS:
         if other in table and against == "control":
             entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))
@@ -377,14 +385,15 @@ def markdown(summary: dict, meta: dict) -> str:
                 for row in entry["creation_cost"]:
                     cells = [_delta(row["minus_control"]["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {row['arm']} | {row['schedule_steps']} | {row['unet_calls']} | " + " | ".join(cells) + " |")
-            if "chosen_minus_control" in entry:
-                chosen = entry["chosen_minus_control"]
-                picked = sum(model == entry["best"] for model in chosen["chose"].values())
-                cells = [_delta(chosen["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
-                lines += ["", f"What `run`'s rule exports (workflow/choose.py, on validation per seed): {entry['best']} on "
-                          f"{picked} of {len(chosen['chose'])} seeds, else {entry['best_against']}; chosen − "
-                          f"{entry['best_against']} on test (tta): " + " | ".join(cells),
-                          "", export_line(entry["export_within_spread"], entry["best_against"])]
+            for suffix, rule in (("", "run's default rule, more_tasks_won"), (f"_{STRICT_RULE}", STRICT_RULE)):
+                if f"chosen_minus_control{suffix}" in entry:
+                    chosen = entry[f"chosen_minus_control{suffix}"]
+                    picked = sum(model == entry["best"] for model in chosen["chose"].values())
+                    cells = [_delta(chosen["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
+                    lines += ["", f"What `run` exports by {rule} (workflow/choose.py, on validation per seed): "
+                              f"{entry['best']} on {picked} of {len(chosen['chose'])} seeds, else {entry['best_against']}; "
+                              f"chosen − {entry['best_against']} on test (tta): " + " | ".join(cells),
+                              "", export_line(entry[f"export_within_spread{suffix}"], entry["best_against"])]
             lines += ["", f"Share of the same-step oracle's gain recovered by {entry['best']}: "
                       + _shares(entry.get("oracle_share"), fair_oracle(entry["best"])),
                       f"Share of the matched oracle's gain ({entry.get('matched_oracle')}, against "

@@ -52,3 +52,15 @@ def test_the_docs_tables_put_the_export_after_the_best_arm_and_say_the_target_s_
     assert "Target: **pending, 3 of 5 seeds** (so far failing: normal.mean)." in lines
     assert "Share of the matched oracle's gain: normal.mean 25%." in lines
     assert "`run`'s export on its worst seed: worse than the control by more than the seed spread on normal.mean." in lines
+
+
+def test_the_docs_tables_show_the_no_task_lost_export_beside_the_default_one():
+    strict = {"chose": {"0": "control_b24_s6000", "1": "control_b24_s6000", "2": "arm"}, "tta": cells(-0.1)}
+    summary = {**SUMMARY, "chosen_minus_control_no_task_lost": strict,
+               "export_within_spread_no_task_lost": {"normal.mean": {"worst": 0.0, "spread": 0.2, "within": True}}}
+    lines = table_script().docs_tables({"labelled": {"100": summary}})
+    rows = [line for line in lines if line.startswith("| `")]
+    assert rows[2].startswith("| `run`'s export (with `choose_by: no_task_lost`, the arm on 1/3 seeds")
+    assert ("`run`'s export with `choose_by: no_task_lost` on its worst seed: within the control's seed spread "
+            "on every metric.") in lines
+    assert len(table_script().readme_rows({"labelled": {"100": summary}})) == 5  # the README keeps run's default

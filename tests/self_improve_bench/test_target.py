@@ -75,3 +75,12 @@ def test_worse_follows_each_task_s_headline_direction_in_the_task_registry():
     assert signed_worse("depth.abs_rel", 0.01) == 0.01 and signed_worse("saliency.maxF", 0.01) == -0.01
     with pytest.raises(ValueError, match="headline metric mean"):
         signed_worse("normal.median", 0.1)  # no direction is guessed for a metric the registry does not lead with
+
+
+def test_the_no_task_lost_rule_keeps_the_control_where_the_arm_trades_a_task_away():
+    entry = summarise(runs(control=(10.0, 0.10, 0.70), control_b24_s6000=(9.6, 0.098, 0.71),
+                           a=(9.4, 0.095, 0.705)), pairing=Pairing(CONTROLS, ORACLES, REGISTERED))["100"]
+    assert set(entry["chosen_minus_control"]["chose"].values()) == {"a"}  # two tasks won outweigh mIoU
+    strict = entry["chosen_minus_control_no_task_lost"]
+    assert set(strict["chose"].values()) == {"control_b24_s6000"} and strict["tta"]["semseg.miou"][0] == 0.0
+    assert entry["export_within_spread_no_task_lost"]["semseg.miou"]["within"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from run_configs import tiny_run_config
 
 from diff2in1.workflow.choose import choose
@@ -37,6 +38,26 @@ def test_every_trained_task_counts_by_its_registry_headline_and_unscored_ones_do
     assert model == "diff2in1" and wins == {"normal": "diff2in1", "depth": "control", "edge": "diff2in1"}
 
 
+def test_no_task_lost_exports_diff2in1_only_where_it_loses_no_task():
+    trade = {"diff2in1": scores(10.0, 0.08, 0.50), "control": scores(10.5, 0.09, 0.55)}  # wins 2, loses mIoU
+    assert choose(trade)[0] == "diff2in1" and choose(trade, "no_task_lost")[0] == "control"
+    clean = {"diff2in1": scores(10.0, 0.09, 0.55), "control": scores(10.5, 0.09, 0.55)}  # wins 1, ties 2
+    assert choose(clean, "no_task_lost") == ("diff2in1", {"normal": "diff2in1"})
+    same = {"diff2in1": scores(10.0, 0.09), "control": scores(10.0, 0.09)}
+    assert choose(same, "no_task_lost")[0] == "control"
+
+
+def test_an_unknown_rule_is_refused_naming_the_rules(tmp_path):
+    from diff2in1.workflow.run import load_run_config
+
+    with pytest.raises(ValueError, match=r"choose_by 'best': choose from \['more_tasks_won', 'no_task_lost'\]"):
+        choose({"diff2in1": scores(10.0, 0.1), "control": scores(10.0, 0.1)}, "best")
+    path = tmp_path / "run.yaml"
+    path.write_text("choose_by: best\n")
+    with pytest.raises(ValueError, match=r"run\.yaml: choose_by must be one of \['more_tasks_won', 'no_task_lost'\]"):
+        load_run_config(path)
+
+
 def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path):
     from safetensors.torch import load_file
 
@@ -48,7 +69,7 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     run = tmp_path / "run"
     chosen = read_json(run / "metrics.json")["chosen"]
     assert chosen["on"] == "val" and set(chosen["scores"]) == {"diff2in1", "control"}
-    assert chosen["model"] == choose(chosen["scores"])[0]
+    assert chosen["model"] == choose(chosen["scores"])[0] and chosen["rule"] == "more_tasks_won"
     stage = {"diff2in1": "improve", "control": "control"}[chosen["model"]]
     exported = load_file(run / "model" / "theta_c.safetensors")
     trained = load_file(run / stage / "checkpoint" / "theta_c.safetensors")

@@ -39,6 +39,8 @@ def _present(columns: tuple[tuple[str, str], ...], metrics: dict) -> tuple[tuple
 
 
 MODEL_NAMES = {"diff2in1": "Diff-2-in-1", "control": "the control"}
+RULE_WORDS = {"more_tasks_won": "by the better headline metric on more tasks",
+              "no_task_lost": "only if better on a task's headline metric and worse on none"}
 
 
 def chosen_sentence(chosen: dict[str, Any]) -> str:
@@ -48,7 +50,8 @@ def chosen_sentence(chosen: dict[str, Any]) -> str:
         return f"{name}, exported without a choice: {chosen.get('why', 'no validation split')}"
     wins = chosen.get("wins") or {}
     won = ", ".join(f"{task}: {MODEL_NAMES.get(w, w)}" for task, w in wins.items()) or "no task differs"
-    return f"{name} (RUN/model/), chosen on the validation split by the better headline metric per task ({won})"
+    rule = RULE_WORDS.get(chosen.get("rule", "more_tasks_won"), str(chosen.get("rule")))
+    return f"{name} (RUN/model/), chosen on the validation split {rule} ({won})"
 
 
 def exported_model(run: RunFolder) -> str:

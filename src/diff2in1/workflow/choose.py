@@ -1,12 +1,18 @@
 """Which model `diff2in1 run` exports: Diff-2-in-1's, or the control it trained beside, chosen on validation.
 
-The rule: each model's θC (the head the run reports) is scored on the validation split (the labelled
-images held out by ``val_fraction``), on every task trained, by the task's headline metric in the task
-registry (``tasks.TASK_SPECS``: normal mean angular error, depth abs_rel, segmentation mIoU, ...). Diff-2-in-1 is
-chosen when it is better than the control on more of those tasks than the control is better than it;
-otherwise (the control wins more, or they win as many) the control is, since self-improvement has not
-shown a gain there. Without a validation split, or without a control, nothing is chosen: Diff-2-in-1 is
-exported and ``chosen.on`` is "none".
+Each model's θC (the head the run reports) is scored on the validation split (the labelled images held
+out by ``val_fraction``), on every task trained, by the task's headline metric in the task registry
+(``tasks.TASK_SPECS``: normal mean angular error, depth abs_rel, segmentation mIoU, ...). The run config's
+``choose_by`` names the rule (RULES):
+
+- ``more_tasks_won`` (the default): Diff-2-in-1 when it is better than the control on more of those tasks
+  than the control is better than it. It takes a gain on most tasks at the price of a loss on another.
+- ``no_task_lost``: Diff-2-in-1 only when it is better on at least one task and worse on none, for a user
+  who cannot afford a loss on any task and would rather give up a gain.
+
+Otherwise (and on a tie) the control is chosen, since self-improvement has not shown a gain there. Without
+a validation split, or without a control, nothing is chosen: Diff-2-in-1 is exported and ``chosen.on`` is
+"none".
 
 The chosen checkpoint is exported to RUN/model/ (``Diff2in1Pipeline.save_pretrained``: θE and θC; load the
 chosen head with ``Diff2in1Pipeline.from_pretrained("RUN/model", which="theta_c")``).
@@ -23,6 +29,7 @@ from ..tasks import TASK_SPECS
 
 MODELS = {"diff2in1": "improve", "control": "control"}  # the run folder's stage of each model
 HEAD = "theta_c"
+RULES = ("more_tasks_won", "no_task_lost")
 
 
 def keep_validation_out(improve: Any) -> Any:
@@ -34,12 +41,15 @@ def keep_validation_out(improve: Any) -> Any:
     return improve
 
 
-def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[str, str]]:
-    """("diff2in1" or "control", {task: which of the two wins it}) from each model's {task: {metric: value}}.
+def choose(scores: dict[str, dict[str, dict[str, float]]], rule: str = RULES[0]) -> tuple[str, dict[str, str]]:
+    """("diff2in1" or "control", {task: which of the two wins it}) from each model's {task: {metric: value}},
+    by ``rule`` (one of RULES).
 
     Tasks either model lacks or could not score (NaN: human parts on images without people) are skipped; a
     task where both score the same counts for neither.
     """
+    if rule not in RULES:
+        raise ValueError(f"choose_by '{rule}': choose from {list(RULES)}")
     wins: dict[str, str] = {}
     for task, spec in TASK_SPECS.items():
         metric, higher_wins = spec.headline
@@ -47,7 +57,8 @@ def choose(scores: dict[str, dict[str, dict[str, float]]]) -> tuple[str, dict[st
         if ours is None or theirs is None or not math.isfinite(ours) or not math.isfinite(theirs) or ours == theirs:
             continue
         wins[task] = "diff2in1" if (ours > theirs) == higher_wins else "control"
-    ahead = sum(w == "diff2in1" for w in wins.values()) > sum(w == "control" for w in wins.values())
+    ours_won, theirs_won = (sum(w == model for w in wins.values()) for model in ("diff2in1", "control"))
+    ahead = ours_won > theirs_won if rule == "more_tasks_won" else ours_won > 0 and theirs_won == 0
     return ("diff2in1" if ahead else "control"), wins
 
 
@@ -71,9 +82,10 @@ def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, f
     return evaluate_each_on_its_weights(trainer.evaluate, models, weights_of if trained else None)
 
 
-def choose_and_export(config: Any, run: Path) -> dict[str, Any]:
-    """Choose between Diff-2-in-1 and the control on validation, export the choice to RUN/model/, and return
-    metrics.json's ``chosen``: {"model", "on" ("val" or "none"), "head", "scores", "wins"[, "why"]}."""
+def choose_and_export(config: Any, run: Path, rule: str = RULES[0]) -> dict[str, Any]:
+    """Choose between Diff-2-in-1 and the control on validation by ``rule``, export the choice to RUN/model/,
+    and return metrics.json's ``chosen``: {"model", "on" ("val" or "none"), "rule", "head", "scores",
+    "wins"[, "why"]}."""
     from ..perception.pipeline import Diff2in1Pipeline
 
     has_control = (run / "control" / "checkpoint").is_dir()
@@ -81,12 +93,13 @@ def choose_and_export(config: Any, run: Path) -> dict[str, Any]:
         why = ("the run has no validation split (val_fraction is 0)" if not config.val_fraction
                else "the run trained no control (control: false)")
         print(f"run: {why}; exporting Diff-2-in-1 without a choice")
-        chosen: dict[str, Any] = {"model": "diff2in1", "on": "none", "head": HEAD, "scores": {}, "wins": {}, "why": why}
+        chosen: dict[str, Any] = {"model": "diff2in1", "on": "none", "rule": rule, "head": HEAD, "scores": {},
+                                  "wins": {}, "why": why}
     else:
         scores = validation_scores(config, run)
-        model, wins = choose(scores)
-        chosen = {"model": model, "on": "val", "head": HEAD, "scores": scores, "wins": wins}
-        print(f"run: {model} chosen on validation (task wins: {wins or 'none'})")
+        model, wins = choose(scores, rule)
+        chosen = {"model": model, "on": "val", "rule": rule, "head": HEAD, "scores": scores, "wins": wins}
+        print(f"run: {model} chosen on validation by {rule} (task wins: {wins or 'none'})")
     pipe = Diff2in1Pipeline.from_pretrained(run / MODELS[chosen["model"]] / "checkpoint")
     pipe.save_pretrained(run / "model")
     return chosen

@@ -18,6 +18,7 @@ from ..config import config_from_dict
 from ..fileio import read_json, read_yaml, write_json, write_yaml
 from ..self_improving.config import ImproveConfig
 from ..training.configs import WarmupConfig
+from .choose import RULES
 
 # The benchmark's best pre-registered recipe (bench/preregistered/self_improve-round3.json, docs/self_improve.md),
 # each key overridden by the config's improve section: θC's targets average the image and its mirror and
@@ -44,6 +45,7 @@ class RunConfig:
     recipe: bool = True  # start the improve stage from RECIPE (false: the improve command's own defaults)
     extra_heads: int | None = None  # more warm-up heads on the same labels (other seeds) θC's targets average;
     # None: RECIPE_EXTRA_HEADS with the recipe, else 0
+    choose_by: str = "more_tasks_won"  # how the exported model is chosen on validation (choose.RULES)
     report: bool = True
 
 
@@ -51,16 +53,18 @@ def load_run_config(path: str | Path, out: str | None = None) -> RunConfig:
     """Read a run YAML: top-level shared keys, `out`, `rooms`, and the stage sections."""
     raw = dict(read_yaml(path))
     sections = {k: raw.pop(k) for k in ("warmup", "create", "improve", "rooms") if k in raw}
-    top = {k: raw.pop(k) for k in ("out", "report", "control", "recipe", "extra_heads") if k in raw}
+    top = {k: raw.pop(k) for k in ("out", "report", "control", "recipe", "extra_heads", "choose_by") if k in raw}
     unknown = sorted(set(raw) - set(SHARED_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; shared keys are {list(SHARED_KEYS)}, sections "
-                         "warmup/create/improve/rooms, and out/report/control/recipe/extra_heads")
+                         "warmup/create/improve/rooms, and out/report/control/recipe/extra_heads/choose_by")
     config = RunConfig(shared=raw, **sections, **top)
     if not isinstance(config.recipe, bool):
         raise ValueError(f"{path}: recipe must be true or false, got {config.recipe!r}")
     if config.extra_heads is not None and (not isinstance(config.extra_heads, int) or config.extra_heads < 0):
         raise ValueError(f"{path}: extra_heads must be a whole number >= 0, got {config.extra_heads!r}")
+    if config.choose_by not in RULES:
+        raise ValueError(f"{path}: choose_by must be one of {list(RULES)}, got {config.choose_by!r}")
     if out:
         config.out = out
     return config
@@ -135,7 +139,7 @@ def run_pipeline(config: RunConfig) -> Path:
     warmup, create, improve = stage_configs(config)
     improve = keep_validation_out(improve)
     write_yaml(run / "config.yaml", {"out": config.out, "rooms": config.rooms, "recipe": config.recipe,
-                                     "extra_heads": extra_heads(config),
+                                     "extra_heads": extra_heads(config), "choose_by": config.choose_by,
                                      **config.shared, "warmup": config.warmup, "create": config.create,
                                      "improve": config.improve})
     timings = StageTimer(run / TIMINGS_FILE)
@@ -156,7 +160,7 @@ def run_pipeline(config: RunConfig) -> Path:
         timings.run("improve", train_improve, improve)
     if config.control and not (run / "control" / "metrics.json").is_file():
         timings.run("control", train_improve, control_config(improve, extra_heads(config) * warmup.steps))
-    chosen = timings.run("choose", choose_and_export, improve, run)
+    chosen = timings.run("choose", choose_and_export, improve, run, config.choose_by)
     write_json(run / "metrics.json", {**summary_metrics(run), "chosen": chosen, "timings": timings.seconds})
     if config.report:
         from ..report.html import write_report
