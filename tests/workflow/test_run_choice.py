@@ -80,6 +80,14 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     trained_tasks = read_json(run / stage / "checkpoint" / "perception.json")["tasks"]
     assert set(pipe.tasks) == set(trained_tasks) and pipe.which == "theta_c"
 
+    # another rule chooses anew from the same trained models
+    before = (run / "improve" / "checkpoint" / "theta_c.safetensors").stat().st_mtime_ns
+    config = tiny_run_config(tmp_path, tiny_pixel_path, val_fraction=0.5, choose_by="no_task_lost")
+    assert main(["run", str(config)]) == 0
+    strict = read_json(run / "metrics.json")["chosen"]
+    assert strict["rule"] == "no_task_lost" and strict["model"] == choose(strict["scores"], "no_task_lost")[0]
+    assert (run / "improve" / "checkpoint" / "theta_c.safetensors").stat().st_mtime_ns == before
+
 
 def test_a_run_without_a_validation_split_says_so_and_exports_diff2in1(tmp_path, tiny_pixel_path, capsys):
     from diff2in1.cli.main import main
