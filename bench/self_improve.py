@@ -36,6 +36,7 @@ from diff2in1.fileio import read_json, write_json
 from self_improve_arms import DEMO_ARM, POOL_SIZE, STAGE2_STEPS, TEACHER_EVERY, is_reference
 from self_improve_matched import Budget, matched_control, matched_oracle
 from self_improve_prereg import MANIFEST, preregistered_arms, read_manifest
+from self_improve_report import write_tables
 from self_improve_runner import (
     COMMIT,
     ROOMS,
@@ -49,7 +50,7 @@ from self_improve_runner import (
     score_warmup,
     seed_config,
 )
-from self_improve_tables import Pairing, collect, merge_made_by, merge_stored, write_demo_spread, write_tables
+from self_improve_tables import Pairing, collect, merge_made_by, merge_stored, write_demo_spread
 
 # Runs trained before stages recorded RUN/made_by.json, as the session's log and git history show them.
 EARLIER_RUNS = {"warmup": "344f2a3 (seeds 0, 1) and d103f4e (seed 2)", "arms": "71f5174"}

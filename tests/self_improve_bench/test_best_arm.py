@@ -44,7 +44,8 @@ def test_controls_and_oracle_are_never_best():
 
 
 def test_created_images_are_set_against_the_photos_they_come_from_with_the_same_teacher():
-    from self_improve_tables import markdown, summarise
+    from self_improve_report import markdown
+    from self_improve_tables import summarise
 
     seeds = seeds_with(control=(10.0, 0.70), unlabelled_weighted=(9.9, 0.70), created_pool_weighted=(9.7, 0.70))
     entry = summarise({"25": seeds})["25"]
@@ -55,7 +56,8 @@ def test_created_images_are_set_against_the_photos_they_come_from_with_the_same_
 
 
 def test_the_creation_cost_table_lists_the_created_arms_by_unet_calls():
-    from self_improve_tables import markdown, summarise
+    from self_improve_report import markdown
+    from self_improve_tables import summarise
 
     seeds = seeds_with(control=(10.0, 0.70), created_pool_weighted=(9.7, 0.70), created_pool_weighted_steps5=(9.9, 0.70))
     calls = {"created_pool_weighted": {"schedule_steps": 25, "unet_calls": 16},
@@ -68,7 +70,8 @@ def test_the_creation_cost_table_lists_the_created_arms_by_unet_calls():
 
 
 def test_a_second_round_arm_is_paired_with_the_control_and_oracle_of_the_second_round():
-    from self_improve_tables import markdown, summarise
+    from self_improve_report import markdown
+    from self_improve_tables import summarise
 
     seeds = seeds_with(control=(10.0, 0.70), oracle=(9.0, 0.72), a=(9.95, 0.70), control_round2=(9.7, 0.70),
                        unlabelled_weighted_round2=(9.6, 0.70), oracle_round2=(9.3, 0.72))
@@ -120,3 +123,8 @@ def test_what_run_would_export_is_chosen_per_seed_on_validation_and_scored_on_te
     normal = chosen["tta"]["normal.mean"]
     assert normal[0] == pytest.approx((0.0 + 0.0 + (13.0 - 12.0)) / 3) and normal[2] == 0
     assert chosen["tta"]["semseg.miou"][0] == pytest.approx((0.60 - 0.70) / 3)
+
+
+def test_the_arm_table_lists_earlier_rounds_arms_in_their_order_then_new_ones_by_name():
+    seeds = seeds_with(zeta=(9.0, 0.7), oracle=(8.0, 0.7), alpha=(9.5, 0.7), control=(10.0, 0.7))
+    assert list(arm_table(seeds)) == ["control", "oracle", "alpha", "zeta"]  # the same under any hash seed

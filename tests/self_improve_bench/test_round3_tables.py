@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from diff2in1.fileio import read_json
-from self_improve_tables import Pairing, summarise, write_tables
+from self_improve_report import write_tables
+from self_improve_tables import Pairing, summarise
 
 CONTROLS = {"a": "control_b24_s6000", "b": "control_b24_s6000", "late": "control_b24_s6000",
             "oracle_b8_p16_s6000": "control_b24_s6000"}
