@@ -336,13 +336,13 @@ def _best_entry(table: dict, seeds: dict, best: str, pairing: Pairing) -> dict:
              "oracle_share": oracle_share(table, best), "matched_oracle": pairing.oracle(best),
              "matched_oracle_share": matched_oracle_share(table, best, pairing),
              "chosen_minus_control": chosen_minus_control(seeds, best, against, heads)}
-    entry["export_within_spread"] = export_within_spread(entry["chosen_minus_control"]["per_seed"],
-                                                         table[against]["test"]["tta"])
+    spread = table[against]["test"]["tta"] if table[against]["seeds"] > 1 else {}  # one seed has no spread
+    entry["export_within_spread"] = export_within_spread(entry["chosen_minus_control"]["per_seed"], spread)
     # run's other rule (choose_by: no_task_lost), reported beside the default for users who weigh a loss on
     # any task above a gain on the others
     strict = chosen_minus_control(seeds, best, against, heads, STRICT_RULE)
     entry[f"chosen_minus_control_{STRICT_RULE}"] = strict
-    entry[f"export_within_spread_{STRICT_RULE}"] = export_within_spread(strict["per_seed"], table[against]["test"]["tta"])
+    entry[f"export_within_spread_{STRICT_RULE}"] = export_within_spread(strict["per_seed"], spread)
     for other in BIGGER_CONTROLS:
         if other in table and against == "control":
             entry[f"best_minus_{other}"] = paired(seeds, best, other, (heads[0], table[other]["head"]))

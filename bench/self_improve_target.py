@@ -77,6 +77,8 @@ def export_within_spread(per_seed: dict[str, dict[str, float]], control: dict[st
 
 def export_line(check: dict, control: str) -> str:
     """One sentence: the worst seed of run's export against the control, beside the control's seed spread."""
+    if not check:
+        return f"`run`'s export is not checked yet: {control} has run on fewer than 2 seeds, so it has no seed spread."
     parts = [f"{key} {value['worst']:+.4f} (spread {value['spread']:.4f}{'' if value['within'] else ', BEYOND'})"
              for key, value in check.items()]
     state = "within" if check and all(value["within"] for value in check.values()) else "not within"

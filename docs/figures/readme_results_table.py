@@ -18,6 +18,7 @@ STRICT_RULE = "no_task_lost"  # run's other choice rule (workflow/choose.py)
 RESULTS = Path(__file__).parents[2] / "bench" / "results" / "round3" / "self_improve.json"
 METRICS = (("normal.mean", "normal mean error (°) ↓", 3), ("depth.abs_rel", "depth abs rel ↓", 4),
            ("semseg.miou", "mIoU ↑", 4))
+PLACES = {key: places for key, _, places in METRICS}
 
 
 def _cell(value: list, places: int, seeds: int) -> str:
@@ -85,15 +86,19 @@ def verdict(summary: dict) -> list[str]:
         lines.append(f"Target: **{state}**" + (f" (so far failing: {', '.join(failing)})" if failing else "") + ".")
     for by, key in (("", "export_within_spread"), (f" with `choose_by: {STRICT_RULE}`", f"export_within_spread_{STRICT_RULE}")):
         check = summary.get(key)
+        if check == {} and not by:
+            lines.append("`run`'s export: not checked until the control has run on 2 seeds (no seed spread before).")
         if check:
             beyond = [name for name, value in check.items() if not value["within"]]
             lines.append(f"`run`'s export{by} on its worst seed: " + (
                 f"worse than the control by more than the seed spread on {', '.join(beyond)}." if beyond
                 else "within the control's seed spread on every metric."))
     share = summary.get("matched_oracle_share", {}).get("tta", {})
-    if share:
-        lines.append("Share of the matched oracle's gain: "
-                     + ", ".join(f"{key} {value:.0%}" for key, value in share.items()) + ".")
+    oracle = summary.get("minus_control", {}).get(summary.get("matched_oracle"), {}).get("tta", {})
+    if share:  # beside the oracle's own gain: a share of a gain near zero means little
+        lines.append("Share of the matched oracle's gain: " + ", ".join(
+            f"{key} {value:.0%}" + (f" of {oracle[key][0]:+.{PLACES[key]}f}" if key in oracle else "")
+            for key, value in share.items()) + ".")
     return lines
 
 

@@ -64,3 +64,8 @@ def test_the_docs_tables_show_the_no_task_lost_export_beside_the_default_one():
     assert ("`run`'s export with `choose_by: no_task_lost` on its worst seed: within the control's seed spread "
             "on every metric.") in lines
     assert len(table_script().readme_rows({"labelled": {"100": summary}})) == 5  # the README keeps run's default
+
+
+def test_the_oracle_share_names_the_oracle_s_own_gain():
+    summary = {**SUMMARY, "matched_oracle": "oracle_b8_p16_s6000", "matched_oracle_share": {"tta": {"normal.mean": 0.25}}}
+    assert "Share of the matched oracle's gain: normal.mean 25% of -2.000." in table_script().verdict(summary)

@@ -84,3 +84,13 @@ def test_the_no_task_lost_rule_keeps_the_control_where_the_arm_trades_a_task_awa
     strict = entry["chosen_minus_control_no_task_lost"]
     assert set(strict["chose"].values()) == {"control_b24_s6000"} and strict["tta"]["semseg.miou"][0] == 0.0
     assert entry["export_within_spread_no_task_lost"]["semseg.miou"]["within"]
+
+
+def test_one_seed_has_no_spread_to_check_the_export_against():
+    one = {"100": {"0": runs(control=(10.0, 0.10, 0.70), control_b24_s6000=(9.6, 0.098, 0.71),
+                             a=(9.4, 0.095, 0.71))["100"]["0"]}}
+    entry = summarise(one, pairing=Pairing(CONTROLS, ORACLES, REGISTERED))["100"]
+    assert entry["export_within_spread"] == {} and entry["export_within_spread_no_task_lost"] == {}
+    from self_improve_target import export_line
+
+    assert "not checked yet" in export_line({}, "control_b24_s6000")
