@@ -83,7 +83,8 @@ def verdict(summary: dict) -> list[str]:
         state = "met" if target["met"] else (f"pending, {target['seeds']} of {target['required']} seeds" if not target["complete"]
                                              else "not met")
         failing = [key for key, ok in target["checks"].items() if not ok]
-        lines.append(f"Target: **{state}**" + (f" (so far failing: {', '.join(failing)})" if failing else "") + ".")
+        so_far = "" if target["complete"] else "so far "
+        lines.append(f"Target: **{state}**" + (f" ({so_far}failing: {', '.join(failing)})" if failing else "") + ".")
     for by, key in (("", "export_within_spread"), (f" with `choose_by: {STRICT_RULE}`", f"export_within_spread_{STRICT_RULE}")):
         check = summary.get(key)
         if check == {} and not by:

@@ -69,3 +69,9 @@ def test_the_docs_tables_show_the_no_task_lost_export_beside_the_default_one():
 def test_the_oracle_share_names_the_oracle_s_own_gain():
     summary = {**SUMMARY, "matched_oracle": "oracle_b8_p16_s6000", "matched_oracle_share": {"tta": {"normal.mean": 0.25}}}
     assert "Share of the matched oracle's gain: normal.mean 25% of -2.000." in table_script().verdict(summary)
+
+
+def test_a_complete_verdict_names_its_failing_checks_without_so_far():
+    target = {"checks": {"normal.mean": False, "depth.abs_rel": True, "semseg.miou": False}, "seeds": 5,
+              "required": 5, "complete": True, "met": False}
+    assert "Target: **not met** (failing: normal.mean, semseg.miou)." in table_script().verdict({**SUMMARY, "target": target})
