@@ -11,6 +11,7 @@ from diff2in1.fileio import write_json, write_text
 from self_improve_tables import (
     BIGGER_CONTROLS,
     CREATED_VS_REAL,
+    DEFAULT_RULE,
     HEADLINE,
     SAME_STEP,
     STRICT_RULE,
@@ -54,7 +55,7 @@ def markdown(summary: dict, meta: dict) -> str:
                 for row in entry["creation_cost"]:
                     cells = [_delta(row["minus_control"]["tta"].get(f"{t}.{m}")) for t, m in HEADLINE.items()]
                     lines.append(f"| {row['arm']} | {row['schedule_steps']} | {row['unet_calls']} | " + " | ".join(cells) + " |")
-            for suffix, rule in (("", "run's default rule, more_tasks_won"), (f"_{STRICT_RULE}", STRICT_RULE)):
+            for suffix, rule in (("", f"run's default rule, {DEFAULT_RULE}"), (f"_{STRICT_RULE}", STRICT_RULE)):
                 if f"chosen_minus_control{suffix}" in entry:
                     chosen = entry[f"chosen_minus_control{suffix}"]
                     picked = sum(model == entry["best"] for model in chosen["chose"].values())

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from diff2in1.fileio import read_json, write_json
 from diff2in1.tasks import TASK_SPECS
+from diff2in1.workflow.choose import RULES, choose
 from self_improve_arms import is_reference
 from self_improve_target import (
     LABEL_COUNTS,
@@ -31,7 +32,7 @@ HEADLINE = {task: TASK_SPECS[task].headline[0] for task in ("normal", "depth", "
 ROUND2 = "_round2"
 LONG = "_long"
 PAIRED_SUFFIXES = (ROUND2, LONG)  # arms that start or run past the control pair with control<suffix>, oracle<suffix>
-STRICT_RULE = "no_task_lost"
+DEFAULT_RULE, STRICT_RULE = RULES  # run's default choice rule, and no_task_lost
 BIGGER_CONTROLS = ("control16", "control_long")  # more real images per step, more steps: best − each
 
 
@@ -245,14 +246,12 @@ def _paired_summary(deltas: list[float], key: str) -> list:
 
 
 def chosen_minus_control(seeds: dict, arm: str, against: str, heads: tuple[str, str],
-                         rule: str = "more_tasks_won") -> dict:
+                         rule: str = DEFAULT_RULE) -> dict:
     """What `diff2in1 run` would export on each seed, against the control: ``arm`` or its control, chosen on
     validation (flip averaging) by ``rule`` (workflow/choose.py; the default is run's), then scored on test.
 
     {"chose": {seed: arm or control}, tta|plain: {task.metric: [mean, std, wins]}, "per_seed": {task.metric:
     {seed: difference with flip averaging}}}; a seed where the control is chosen differs by 0."""
-    from diff2in1.workflow.choose import choose
-
     done = {seed: s for seed, s in seeds.items() if arm in s and against in s}
     chose = {seed: arm if choose({"diff2in1": s[arm]["val"][f"{heads[0]}_tta"],
                                   "control": s[against]["val"][f"{heads[1]}_tta"]}, rule)[0] == "diff2in1"

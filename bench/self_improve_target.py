@@ -81,6 +81,6 @@ def export_line(check: dict, control: str) -> str:
         return f"`run`'s export is not checked yet: {control} has run on fewer than 2 seeds, so it has no seed spread."
     parts = [f"{key} {value['worst']:+.4f} (spread {value['spread']:.4f}{'' if value['within'] else ', BEYOND'})"
              for key, value in check.items()]
-    state = "within" if check and all(value["within"] for value in check.values()) else "not within"
+    state = "within" if all(value["within"] for value in check.values()) else "not within"
     return (f"Worst seed of `run`'s export against {control} (positive = worse), beside {control}'s std over "
             f"seeds: {', '.join(parts)}: **{state} the seed spread**.")
