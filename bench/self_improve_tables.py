@@ -18,7 +18,7 @@ from pathlib import Path
 
 from diff2in1.fileio import read_json, write_json
 from diff2in1.tasks import TASK_SPECS
-from diff2in1.workflow.choose import RULES, choose
+from diff2in1.workflow.choose import DEFAULT_RULE, RULES, choose
 from self_improve_arms import is_reference
 from self_improve_target import (
     LABEL_COUNTS,
@@ -32,7 +32,7 @@ HEADLINE = {task: TASK_SPECS[task].headline[0] for task in ("normal", "depth", "
 ROUND2 = "_round2"
 LONG = "_long"
 PAIRED_SUFFIXES = (ROUND2, LONG)  # arms that start or run past the control pair with control<suffix>, oracle<suffix>
-DEFAULT_RULE, STRICT_RULE = RULES  # run's default choice rule, and no_task_lost
+STRICT_RULE = next(rule for rule in RULES if rule != DEFAULT_RULE)  # no_task_lost
 BIGGER_CONTROLS = ("control16", "control_long")  # more real images per step, more steps: best − each
 
 

@@ -147,8 +147,9 @@ def test_the_exported_model_reads_as_a_sentence_from_runs_choice_record() -> Non
     text = chosen_sentence(chosen)
     assert text.startswith("the control") and "normal: the control, depth: Diff-2-in-1" in text
     assert "9.9" not in text  # the scores stay in metrics.json
-    strict = chosen_sentence({**chosen, "rule": "no_task_lost"})
-    assert "better on a task's headline metric and worse on none" in strict
+    strict = chosen_sentence({**chosen, "rule": "no_task_lost", "rule_words": "only if worse on none"})
+    assert "only if worse on none" in strict
+    assert "by rule more_tasks_won" in text  # a record written before the rule's words were stored
     unchosen = {"model": "diff2in1", "on": "none", "why": "the run trained no control (control: false)"}
     assert chosen_sentence(unchosen) == ("Diff-2-in-1, exported without a choice: the run trained no control "
                                          "(control: false)")

@@ -64,6 +64,7 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     from diff2in1.cli.main import main
     from diff2in1.fileio import read_json, read_yaml
     from diff2in1.perception.pipeline import Diff2in1Pipeline
+    from diff2in1.report.metrics_section import chosen_sentence
 
     assert main(["run", str(tiny_run_config(tmp_path, tiny_pixel_path, val_fraction=0.5))]) == 0
     run = tmp_path / "run"
@@ -87,6 +88,7 @@ def test_run_exports_the_model_it_chose_on_validation(tmp_path, tiny_pixel_path)
     strict = read_json(run / "metrics.json")["chosen"]
     assert strict["rule"] == "no_task_lost" and strict["model"] == choose(strict["scores"], "no_task_lost")[0]
     assert (run / "improve" / "checkpoint" / "theta_c.safetensors").stat().st_mtime_ns == before
+    assert "worse on none" in chosen_sentence(strict)  # the report says the rule in words
 
 
 def test_a_run_without_a_validation_split_says_so_and_exports_diff2in1(tmp_path, tiny_pixel_path, capsys):

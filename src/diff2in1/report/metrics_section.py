@@ -39,10 +39,6 @@ def _present(columns: tuple[tuple[str, str], ...], metrics: dict) -> tuple[tuple
 
 
 MODEL_NAMES = {"diff2in1": "Diff-2-in-1", "control": "the control"}
-RULE_WORDS = {"more_tasks_won": "by the better headline metric on more tasks",
-              "no_task_lost": "only if better on a task's headline metric and worse on none"}
-
-
 def chosen_sentence(chosen: dict[str, Any]) -> str:
     """`diff2in1 run`'s ``chosen`` record (workflow/choose.py) in words: which model, on what, and why."""
     name = MODEL_NAMES.get(chosen.get("model"), str(chosen.get("model")))
@@ -50,7 +46,7 @@ def chosen_sentence(chosen: dict[str, Any]) -> str:
         return f"{name}, exported without a choice: {chosen.get('why', 'no validation split')}"
     wins = chosen.get("wins") or {}
     won = ", ".join(f"{task}: {MODEL_NAMES.get(w, w)}" for task, w in wins.items()) or "no task differs"
-    rule = RULE_WORDS.get(chosen.get("rule", "more_tasks_won"), str(chosen.get("rule")))
+    rule = chosen.get("rule_words") or f"by rule {chosen.get('rule', 'more_tasks_won')}"  # older records lack the words
     return f"{name} (RUN/model/), chosen on the validation split {rule} ({won})"
 
 

@@ -29,7 +29,11 @@ from ..tasks import TASK_SPECS
 
 MODELS = {"diff2in1": "improve", "control": "control"}  # the run folder's stage of each model
 HEAD = "theta_c"
-RULES = ("more_tasks_won", "no_task_lost")
+# each rule, and how the report says it (metrics.json's chosen record carries the words: the report layer
+# sits below this one)
+RULES = {"more_tasks_won": "by the better headline metric on more tasks",
+         "no_task_lost": "only if better on a task's headline metric and worse on none"}
+DEFAULT_RULE = "more_tasks_won"
 
 
 def keep_validation_out(improve: Any) -> Any:
@@ -41,7 +45,7 @@ def keep_validation_out(improve: Any) -> Any:
     return improve
 
 
-def choose(scores: dict[str, dict[str, dict[str, float]]], rule: str = RULES[0]) -> tuple[str, dict[str, str]]:
+def choose(scores: dict[str, dict[str, dict[str, float]]], rule: str = DEFAULT_RULE) -> tuple[str, dict[str, str]]:
     """("diff2in1" or "control", {task: which of the two wins it}) from each model's {task: {metric: value}},
     by ``rule`` (one of RULES).
 
@@ -82,10 +86,10 @@ def validation_scores(config: Any, run: Path) -> dict[str, dict[str, dict[str, f
     return evaluate_each_on_its_weights(trainer.evaluate, models, weights_of if trained else None)
 
 
-def choose_and_export(config: Any, run: Path, rule: str = RULES[0]) -> dict[str, Any]:
+def choose_and_export(config: Any, run: Path, rule: str = DEFAULT_RULE) -> dict[str, Any]:
     """Choose between Diff-2-in-1 and the control on validation by ``rule``, export the choice to RUN/model/,
-    and return metrics.json's ``chosen``: {"model", "on" ("val" or "none"), "rule", "head", "scores",
-    "wins"[, "why"]}."""
+    and return metrics.json's ``chosen``: {"model", "on" ("val" or "none"), "rule", "rule_words", "head",
+    "scores", "wins"[, "why"]}."""
     from ..perception.pipeline import Diff2in1Pipeline
 
     has_control = (run / "control" / "checkpoint").is_dir()
@@ -93,12 +97,13 @@ def choose_and_export(config: Any, run: Path, rule: str = RULES[0]) -> dict[str,
         why = ("the run has no validation split (val_fraction is 0)" if not config.val_fraction
                else "the run trained no control (control: false)")
         print(f"run: {why}; exporting Diff-2-in-1 without a choice")
-        chosen: dict[str, Any] = {"model": "diff2in1", "on": "none", "rule": rule, "head": HEAD, "scores": {},
-                                  "wins": {}, "why": why}
+        chosen: dict[str, Any] = {"model": "diff2in1", "on": "none", "rule": rule, "rule_words": RULES[rule],
+                                  "head": HEAD, "scores": {}, "wins": {}, "why": why}
     else:
         scores = validation_scores(config, run)
         model, wins = choose(scores, rule)
-        chosen = {"model": model, "on": "val", "rule": rule, "head": HEAD, "scores": scores, "wins": wins}
+        chosen = {"model": model, "on": "val", "rule": rule, "rule_words": RULES[rule], "head": HEAD,
+                  "scores": scores, "wins": wins}
         print(f"run: {model} chosen on validation by {rule} (task wins: {wins or 'none'})")
     pipe = Diff2in1Pipeline.from_pretrained(run / MODELS[chosen["model"]] / "checkpoint")
     pipe.save_pretrained(run / "model")

@@ -18,7 +18,7 @@ from ..config import config_from_dict
 from ..fileio import read_json, read_yaml, write_json, write_yaml
 from ..self_improving.config import ImproveConfig
 from ..training.configs import WarmupConfig
-from .choose import RULES
+from .choose import DEFAULT_RULE, RULES
 
 # The benchmark's best pre-registered recipe (bench/preregistered/self_improve-round3.json, docs/self_improve.md),
 # each key overridden by the config's improve section: θC's targets average the image and its mirror and
@@ -45,7 +45,7 @@ class RunConfig:
     recipe: bool = True  # start the improve stage from RECIPE (false: the improve command's own defaults)
     extra_heads: int | None = None  # more warm-up heads on the same labels (other seeds) θC's targets average;
     # None: RECIPE_EXTRA_HEADS with the recipe, else 0
-    choose_by: str = "more_tasks_won"  # how the exported model is chosen on validation (choose.RULES)
+    choose_by: str = DEFAULT_RULE  # how the exported model is chosen on validation (choose.RULES)
     report: bool = True
 
 
