@@ -98,9 +98,20 @@ def verdict(summary: dict) -> list[str]:
     oracle = summary.get("minus_control", {}).get(summary.get("matched_oracle"), {}).get("tta", {})
     if share:  # beside the oracle's own gain: a share of a gain near zero means little
         lines.append("Share of the matched oracle's gain: " + ", ".join(
-            f"{key} {value:.0%}" + (f" of {oracle[key][0]:+.{PLACES[key]}f}" if key in oracle else "")
-            for key, value in share.items()) + ".")
+            _share(key, value, oracle.get(key)) for key, value in share.items()) + ".")
     return lines
+
+
+def _share(key: str, share: float, oracle: list | None) -> str:
+    """``key``'s share of the oracle's gain, or, where that gain is within 2 paired std of zero (the target's
+    bar), the gain alone: a share of noise is any number."""
+    if oracle is None:
+        return f"{key} {share:.0%}"
+    mean, std = oracle[0], oracle[1]
+    gain = f"{mean:+.{PLACES[key]}f}"
+    if abs(mean) <= 2 * std:
+        return f"{key}: none to share (the oracle's {gain} ± {std:.{PLACES[key]}f} is within 2 paired std of zero)"
+    return f"{key} {share:.0%} of {gain}"
 
 
 def readme_rows(results: dict) -> list[str]:

@@ -75,3 +75,13 @@ def test_a_complete_verdict_names_its_failing_checks_without_so_far():
     target = {"checks": {"normal.mean": False, "depth.abs_rel": True, "semseg.miou": False}, "seeds": 5,
               "required": 5, "complete": True, "met": False}
     assert "Target: **not met** (failing: normal.mean, semseg.miou)." in table_script().verdict({**SUMMARY, "target": target})
+
+
+def test_no_share_of_an_oracle_gain_within_noise():
+    oracle = {**cells(-0.15), "depth.abs_rel": [-0.002, 0.0005, 3]}  # normals within 2 std of zero, depth beyond
+    noisy = {**SUMMARY["minus_control"], "oracle_b8_p16_s6000": {"tta": oracle}}
+    summary = {**SUMMARY, "minus_control": noisy, "matched_oracle": "oracle_b8_p16_s6000",
+               "matched_oracle_share": {"tta": {"normal.mean": -40.0, "depth.abs_rel": 0.5}}}
+    line = [line for line in table_script().verdict(summary) if line.startswith("Share")][0]
+    assert "normal.mean: none to share (the oracle's -0.150 ± 0.100 is within 2 paired std of zero)" in line
+    assert "-4000%" not in line and "depth.abs_rel 50% of -0.0020" in line
