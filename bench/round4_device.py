@@ -5,8 +5,8 @@ resumable across calls.
     python bench/round4_device.py OUT --rehearse     # the same orchestration on the CPU at toy size
 
 Round 4 (bench/preregistered/self_improve-round4.json) trains the UNet's LoRA adapters in the arm and in its
-matched control, which is about 12 hours of one CPU core per (labels, seed). Here each (labels, seed) of the
-manifest is one ``bench/self_improve.py`` process, all started together and sharing the GPU, each with its
+matched control, an estimated 3 hours of one CPU core per (labels, seed), 30 for the round. Here each
+(labels, seed) of the manifest is one ``bench/self_improve.py`` process, all started together and sharing the GPU, each with its
 own log. The rooms are generated once before they start. At ``--seconds`` less ``--collect-seconds`` the
 unfinished ones are stopped. Every stage resumes, and the work folder lies under ``runs/``, which git ignores
 and a warm device machine keeps between calls, so the next call goes on where this one stopped. Then the
